@@ -1,0 +1,18 @@
+#ifndef CNETSHIM_H
+#define CNETSHIM_H
+#define _GNU_SOURCE
+#include <sched.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+/// setns(2): move the calling thread into the namespace behind `fd`.
+static inline int topo_setns(int fd, int nstype) { return setns(fd, nstype); }
+/// unshare(2): give the calling thread new namespaces of the kinds in `flags`.
+static inline int topo_unshare(int flags) { return unshare(flags); }
+/// gettid(2): the calling thread's id.
+static inline int topo_gettid(void) { return (int)syscall(SYS_gettid); }
+
+static const int TOPO_CLONE_NEWNET = CLONE_NEWNET;
+static const int TOPO_CLONE_NEWNS = CLONE_NEWNS;
+
+#endif

@@ -1,0 +1,2 @@
+/// The rtnetlink client. See the files beside this one.
+public enum NetlinkModule {}

@@ -1,0 +1,3 @@
+import TopoLanguage
+/// Runs plans against the kernel.
+public enum TopoKernelModule {}

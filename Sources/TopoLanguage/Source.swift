@@ -1,0 +1,81 @@
+/// A position in a source file: 1-based line and column (in bytes), 0-based byte offset.
+public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var line: Int
+    public var column: Int
+    public var offset: Int
+
+    public init(line: Int, column: Int, offset: Int) {
+        self.line = line
+        self.column = column
+        self.offset = offset
+    }
+
+    public static func < (a: SourceLocation, b: SourceLocation) -> Bool { a.offset < b.offset }
+    public var description: String { "\(line):\(column)" }
+}
+
+/// A half-open range `[start, end)` of source text, as HCL keeps one on every token and node.
+public struct SourceRange: Hashable, Sendable, CustomStringConvertible {
+    public var start: SourceLocation
+    public var end: SourceLocation
+
+    public init(start: SourceLocation, end: SourceLocation) {
+        self.start = start
+        self.end = end
+    }
+
+    /// An empty range at the start of a file, for values that come from nowhere in the source.
+    public static let none = SourceRange(start: .init(line: 1, column: 1, offset: 0),
+                                         end: .init(line: 1, column: 1, offset: 0))
+
+    /// The smallest range covering both.
+    public func union(_ other: SourceRange) -> SourceRange {
+        SourceRange(start: min(start, other.start), end: max(end, other.end))
+    }
+
+    public var description: String { "\(start)-\(end)" }
+}
+
+/// The text of one script, with its display name (`lab.topo`, `<stdin>`, `<repl>`) and a line table.
+public struct SourceFile: Hashable, Sendable {
+    public let name: String
+    public let text: String
+    /// Byte offsets at which each line starts.
+    public let lineStarts: [Int]
+    public let bytes: [UInt8]
+
+    public init(name: String, text: String) {
+        self.name = name
+        self.text = text
+        self.bytes = Array(text.utf8)
+        var starts = [0]
+        for (i, b) in bytes.enumerated() where b == UInt8(ascii: "\n") { starts.append(i + 1) }
+        self.lineStarts = starts
+    }
+
+    /// The text of line `n` (1-based), without its newline.
+    public func line(_ n: Int) -> String {
+        guard n >= 1, n <= lineStarts.count else { return "" }
+        let s = lineStarts[n - 1]
+        var e = n < lineStarts.count ? lineStarts[n] : bytes.count
+        while e > s, bytes[e - 1] == UInt8(ascii: "\n") || bytes[e - 1] == UInt8(ascii: "\r") { e -= 1 }
+        return String(decoding: bytes[s..<e], as: UTF8.self)
+    }
+
+    /// The location of a byte offset.
+    public func location(ofOffset offset: Int) -> SourceLocation {
+        var lo = 0, hi = lineStarts.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if lineStarts[mid] <= offset { lo = mid } else { hi = mid - 1 }
+        }
+        return SourceLocation(line: lo + 1, column: offset - lineStarts[lo] + 1, offset: offset)
+    }
+
+    /// The source text a range covers.
+    public func text(of range: SourceRange) -> String {
+        let s = max(0, min(range.start.offset, bytes.count))
+        let e = max(s, min(range.end.offset, bytes.count))
+        return String(decoding: bytes[s..<e], as: UTF8.self)
+    }
+}

@@ -1,0 +1,2 @@
+import TopoLanguage
+print("topo")
