@@ -1,2 +1,192 @@
+import ArgumentParser
+import Glibc
 import TopoLanguage
-print("topo")
+
+// Exit codes of LANGUAGE.md §8: 0 success; 1 the script is wrong or an action failed;
+// 2 usage; 3 the kernel refused.
+enum Exit {
+    static let ok: Int32 = 0
+    static let script: Int32 = 1
+    static let usage: Int32 = 2
+    static let kernel: Int32 = 3
+}
+
+struct Topo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "topo",
+        abstract: "Build Linux network topologies (namespaces, veth pairs, bridges, addresses, routes) from a script.",
+        discussion: """
+            A topo script describes namespaces, the interfaces inside them, how they are wired,
+            their addresses and routes. topo checks it, compiles it to an ordered plan of kernel
+            operations, and applies the plan through rtnetlink. Use `-` as FILE for standard input.
+            """,
+        subcommands: [RunCommand.self, PlanCommand.self, CheckCommand.self, DestroyCommand.self, ShowCommand.self, ReplCommand.self]
+    )
+}
+
+/// Options shared by every command that reads a script.
+struct ScriptOptions: ParsableArguments {
+    @Argument(help: "The script to read (`-` for standard input).")
+    var file: String
+
+    @Option(name: .long, help: "Diagnostic style: full (with source snippet) or short (one line each).")
+    var diagnostics: DiagnosticStyle = .full
+
+    @Option(name: .long, help: "Colour: auto (only on a terminal), always, never.")
+    var color: ColorChoice = .auto
+}
+
+enum DiagnosticStyle: String, ExpressibleByArgument, CaseIterable { case full, short }
+enum ColorChoice: String, ExpressibleByArgument, CaseIterable { case auto, always, never }
+extension PlanFormat: ExpressibleByArgument {}
+
+/// Thrown by subcommands to end the process with one of our exit codes (after printing).
+struct Exiting: Error { let code: Int32 }
+
+extension ScriptOptions {
+    var renderer: DiagnosticRenderer {
+        let colored: Bool
+        switch color {
+        case .always: colored = true
+        case .never: colored = false
+        case .auto: colored = isatty(2) != 0 && getenv("NO_COLOR") == nil
+        }
+        return DiagnosticRenderer(style: diagnostics == .short ? .short : .full, color: colored)
+    }
+
+    /// Reads the script, or exits 2 with one clear line.
+    func load() throws -> SourceFile {
+        let name = file == "-" ? "<stdin>" : file
+        guard let text = readWhole(path: file == "-" ? nil : file) else {
+            printError("topo: cannot read `\(file)`: \(String(cString: strerror(errno)))")
+            throw Exiting(code: Exit.usage)
+        }
+        return SourceFile(name: name, text: text)
+    }
+
+    /// Loads and compiles; prints every diagnostic to stderr. Exits 1 when there are errors.
+    func compileOrExit() throws -> Compilation {
+        let source = try load()
+        let result = compile(source)
+        if !result.diagnostics.isEmpty {
+            printError(renderer.render(result.diagnostics, in: source))
+        }
+        if result.hasErrors {
+            let n = result.diagnostics.filter { $0.severity == .error }.count
+            printError("topo: \(n) error\(n == 1 ? "" : "s") in \(source.name)")
+            throw Exiting(code: Exit.script)
+        }
+        return result
+    }
+}
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Parse, evaluate and check a script; report every error. Changes nothing.")
+    @OptionGroup var script: ScriptOptions
+
+    func run() throws {
+        let result = try script.compileOrExit()
+        let ops = result.plan?.steps.count ?? 0
+        print("\(result.file.name): ok (\(ops) operation\(ops == 1 ? "" : "s"))")
+    }
+}
+
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Print the plan: numbered kernel operations with their source lines. Needs no privileges.")
+    @OptionGroup var script: ScriptOptions
+    @Option(name: .long, help: "text, json, or ip (a sh script that builds the same topology with iproute2 alone).")
+    var format: PlanFormat = .text
+
+    func run() throws {
+        let result = try script.compileOrExit()
+        guard let plan = result.plan else { throw Exiting(code: Exit.script) }
+        writeOut(renderPlan(plan, as: format, source: result.file))
+    }
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Check, plan and apply a script through rtnetlink, then run its ping/exec actions.")
+    @OptionGroup var script: ScriptOptions
+    @Flag(name: .long, help: "Print the plan instead of applying it (same as `topo plan`).")
+    var dryRun = false
+    @Flag(name: .long, help: "Allow the script's `exec` statements to run commands.")
+    var allowExec = false
+
+    func run() throws {
+        let result = try script.compileOrExit()
+        guard let plan = result.plan else { throw Exiting(code: Exit.script) }
+        if dryRun {
+            writeOut(renderPlan(plan, as: .text, source: result.file))
+            return
+        }
+        throw Exiting(code: try applyCommand(plan: plan, source: result.file, script: script, allowExec: allowExec))
+    }
+}
+
+struct DestroyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "destroy",
+        abstract: "Remove what this script's runs created, and nothing else.")
+    @OptionGroup var script: ScriptOptions
+
+    func run() throws {
+        let source = try script.load()
+        throw Exiting(code: try destroyCommand(source: source, script: script))
+    }
+}
+
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Print the live topology of all named namespaces, read back from the kernel, as a topo script.")
+    @Option(name: .long, help: "text (a topo script) or json.")
+    var format: ShowFormat = .text
+    @Argument(help: "Only these namespaces.")
+    var namespaces: [String] = []
+
+    func run() throws {
+        throw Exiting(code: try showCommand(format: format, namespaces: namespaces))
+    }
+}
+
+enum ShowFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+struct ReplCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "repl",
+        abstract: "The interactive shell: each statement is checked and applied as you type it.")
+    @Argument(help: "A script to load first.")
+    var file: String?
+    @Flag(name: .long, help: "Print the operations instead of applying them.")
+    var dryRun = false
+    @Flag(name: .long, help: "Allow `exec` statements.")
+    var allowExec = false
+
+    func run() throws {
+        throw Exiting(code: replCommand(file: file, dryRun: dryRun, allowExec: allowExec))
+    }
+}
+
+// Our own entry point, so that usage errors exit 2 (ArgumentParser's default is 64).
+do {
+    var command = try Topo.parseAsRoot()
+    try command.run()
+    exit(Exit.ok)
+} catch let e as Exiting {
+    fflush(stdout)
+    exit(e.code)
+} catch {
+    let code = Topo.exitCode(for: error)
+    if code == .success {
+        print(Topo.fullMessage(for: error))
+        exit(Exit.ok)
+    }
+    printError(Topo.fullMessage(for: error))
+    exit(Exit.usage)
+}

@@ -1,0 +1,26 @@
+/// The whole front half in one call: lex and parse, evaluate, check, plan.
+/// Each stage collects diagnostics; later stages run only on what the earlier ones accepted,
+/// so `topo check` reports every error it can find in one pass.
+public struct Compilation: Sendable {
+    public var file: SourceFile
+    public var statements: [Statement]
+    public var topology: Topology?
+    /// Nil when there are errors.
+    public var plan: Plan?
+    public var diagnostics: [Diagnostic]
+    public var hasErrors: Bool { diagnostics.hasErrors }
+}
+
+/// Compiles a script to a plan. Pure: needs no privileges and touches nothing.
+public func compile(_ file: SourceFile, limits: EvaluationLimits = .default) -> Compilation {
+    let parsed = parseScript(file)
+    var diagnostics = parsed.diagnostics
+    let evaluated = Evaluator(limits: limits).evaluate(parsed.script)
+    diagnostics += evaluated.diagnostics
+    let checked = check(evaluated.statements)
+    diagnostics += checked.diagnostics
+    diagnostics.sort { ($0.range.start.offset, $0.severity != .error) < ($1.range.start.offset, $1.severity != .error) }
+    let plan = diagnostics.hasErrors ? nil : makePlan(checked.topology, file: file.name)
+    return Compilation(file: file, statements: evaluated.statements, topology: checked.topology,
+                       plan: plan, diagnostics: diagnostics)
+}
