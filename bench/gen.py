@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Generate the benchmark topologies as topo scripts.
+
+star N:  a hub namespace with bridge br0; N host namespaces h1..hN, each with
+         veth hI:eth0 <-> hub:pI enslaved to br0; addresses in 10.128.0.0/9.
+chain N: N namespaces r1..rN in a line, r{i}:e1 <-> r{i+1}:e0, one /30 per link,
+         forwarding on, and two routes per inner namespace (towards the first and
+         the last link) so that r1 and rN reach each other end to end.
+
+Usage: gen.py star|chain N  →  prints the script; also prints the verification ping
+as a comment line `# verify: NS ADDR` (the bench runs that ping itself, untimed).
+"""
+import sys
+
+
+def star(n):
+    return f"""# generated: star of {n} hosts
+let lan = 10.128.0.0/9
+ns hub
+addr hub:br0 cidrhost(lan, 1)
+for i in 1..{n} {{
+  ns h{{i}}
+  veth h{{i}}:eth0 <-> hub:p{{i}}
+  bridge hub:br0 < p{{i}} >
+  addr h{{i}}:eth0 cidrhost(lan, 1 + i)
+}}
+# verify: h{n} 10.128.0.1
+"""
+
+
+def chain(n):
+    # link i joins r{i} and r{i+1}; subnet = cidrsubnet(10.0.0.0/8, 22, i) (a /30)
+    return f"""# generated: chain of {n} namespaces
+let base = 10.0.0.0/8
+let n = {n}
+for i in 1..n {{
+  ns r{{i}}
+  forward r{{i}}
+}}
+for i in 1..n - 1 {{
+  veth r{{i}}:e1 <-> r{{i + 1}}:e0
+  addr r{{i}}:e1 cidrhost(cidrsubnet(base, 22, i), 1)
+  addr r{{i + 1}}:e0 cidrhost(cidrsubnet(base, 22, i), 2)
+}}
+# towards the last link (r{{n-1}}:e1 .. r{{n}}:e0) and back to the first (r1:e1 .. r2:e0)
+for i in 1..n - 2 {{
+  route r{{i}} cidrsubnet(base, 22, n - 1) via cidrhost(cidrsubnet(base, 22, i), 2)
+}}
+for i in 3..n {{
+  route r{{i}} cidrsubnet(base, 22, 1) via cidrhost(cidrsubnet(base, 22, i - 1), 1)
+}}
+# verify: r1 {last_addr(n)}
+"""
+
+
+def last_addr(n):
+    # cidrhost(cidrsubnet(10.0.0.0/8, 22, n-1), 2) without the prefix length
+    v = (10 << 24) + ((n - 1) << 2) + 2
+    return ".".join(str((v >> s) & 255) for s in (24, 16, 8, 0))
+
+
+if __name__ == "__main__":
+    kind, n = sys.argv[1], int(sys.argv[2])
+    sys.stdout.write({"star": star, "chain": chain}[kind](n))
