@@ -16,7 +16,8 @@ lines += ["ns n%d" % k for k in range(100)]
 for i in range(pairs):
     k = i % 100
     lines.append("veth n%d:a%d <-> n%d:b%d" % (k, i, (k + 1) % 100, i))
-    lines.append("addr n%d:a%d 10.%d.%d.1/30" % (k, i, (i >> 14) & 255, (i >> 6) & 255 if False else (i >> 6) & 255))
+    v = (10 << 24) + i * 4 + 1  # one /30 per pair
+    lines.append("addr n%d:a%d %d.%d.%d.%d/30" % (k, i, v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255))
 text = "\n".join(lines) + "\n"
 path = os.path.join(tempfile.mkdtemp(prefix="topo-plan-"), "big.topo")
 open(path, "w").write(text)
