@@ -94,16 +94,17 @@ public struct Request: Hashable, Sendable {
         self.payload = payload
     }
 
-    /// The complete message with header: `flags ∪ .request`.
-    public func encoded(sequence: UInt32, portID: UInt32 = 0) -> [UInt8] {
+    /// The complete message as sent: flags ∪ REQUEST ∪ `extra` (ACK for requests that
+    /// `execute`/`executeBatch` send, DUMP for `dump`).
+    public func encoded(sequence: UInt32, portID: UInt32 = 0, extra: MessageFlags = .ack) -> [UInt8] {
         var w = ByteWriter()
-        encode(into: &w, sequence: sequence, portID: portID)
+        encode(into: &w, sequence: sequence, portID: portID, extra: extra)
         return w.bytes
     }
 
-    func encode(into w: inout ByteWriter, sequence: UInt32, portID: UInt32 = 0) {
+    func encode(into w: inout ByteWriter, sequence: UInt32, portID: UInt32 = 0, extra: MessageFlags = .ack) {
         let header = MessageHeader(length: UInt32(MessageHeader.size + payload.count), type: type,
-                                   flags: flags.union(.request), sequence: sequence, portID: portID)
+                                   flags: flags.union(.request).union(extra), sequence: sequence, portID: portID)
         header.encode(into: &w)
         w.append(payload)
         w.align()

@@ -3,6 +3,9 @@ import Glibc
 /// Named network namespaces, made exactly as `ip netns add` makes them, so `ip netns
 /// list/exec/del` see and use them: a file `DIR/NAME` on which the namespace is
 /// bind-mounted, `DIR` being a shared mount point.
+///
+/// All file-system work (mkdir, mounts, open, unlink) happens on the instance's
+/// `NamespaceThread`, so it acts in that thread's mount namespace.
 public final class NamedNamespaces: @unchecked Sendable {
     /// The directory holding the namespace files ("/run/netns" for iproute2).
     public let directory: String
@@ -60,15 +63,19 @@ public final class NamedNamespaces: @unchecked Sendable {
     /// `ip netns add NAME`. Throws `.kernel(EEXIST)`-like `.system(errno: EEXIST)` if taken.
     public func create(_ name: String) throws {
         try NamedNamespaces.validate(name)
-        try prepare()
         let p = path(of: name)
-        let fd = try syscallChecked("create \(p)") { Glibc.open(p, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0) }
-        close(fd)
+        try thread.run {
+            try prepare()
+            let fd = try syscallChecked("create \(p)") { Glibc.open(p, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0) }
+            close(fd)
+        }
         do {
             try thread.createNamespace(boundTo: p)
         } catch {
-            _ = umount2(p, Int32(MNT_DETACH))
-            unlink(p)
+            _ = try? thread.run {
+                _ = umount2(p, Int32(MNT_DETACH))
+                unlink(p)
+            }
             throw error
         }
     }
@@ -78,6 +85,10 @@ public final class NamedNamespaces: @unchecked Sendable {
     public func delete(_ name: String) throws {
         try NamedNamespaces.validate(name)
         let p = path(of: name)
+        try thread.run { try deleteFile(name, p) }
+    }
+
+    private func deleteFile(_ name: String, _ p: String) throws {
         if umount2(p, Int32(MNT_DETACH)) != 0 {
             let e = Glibc.errno
             if e == ENOENT { throw NetlinkError.system(call: "delete namespace \(name)", errno: ENOENT) }
@@ -88,7 +99,9 @@ public final class NamedNamespaces: @unchecked Sendable {
     }
 
     /// `ip netns list`: the names in the directory, sorted ([] if it does not exist).
-    public func list() throws -> [String] {
+    public func list() throws -> [String] { try thread.run { try listFiles() } }
+
+    private func listFiles() throws -> [String] {
         guard let dir = opendir(directory) else {
             if Glibc.errno == ENOENT { return [] }
             throw NetlinkError.system(call: "opendir(\(directory))", errno: Glibc.errno)
@@ -107,6 +120,7 @@ public final class NamedNamespaces: @unchecked Sendable {
     /// Opens a named namespace (for `IFLA_NET_NS_FD` or `NamespaceThread.run(inNamespace:)`).
     public func open(_ name: String) throws -> NamespaceFD {
         try NamedNamespaces.validate(name)
-        return try NamespaceFD(path: path(of: name))
+        let p = path(of: name)
+        return try thread.run { try NamespaceFD(path: p) }
     }
 }

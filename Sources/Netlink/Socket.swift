@@ -144,9 +144,7 @@ public final class NetlinkSocket: @unchecked Sendable {
     public func query(_ request: Request) throws -> [Message] {
         try lock.locked {
             let seq = nextSequence()
-            var r = request
-            r.flags.insert(.ack)
-            try sendAll(r.encoded(sequence: seq))
+            try sendAll(request.encoded(sequence: seq, extra: .ack))
             var replies: [Message] = []
             while true {
                 for m in try receive() where m.header.sequence == seq {
@@ -170,9 +168,7 @@ public final class NetlinkSocket: @unchecked Sendable {
             while true {
                 attempt += 1
                 let seq = nextSequence()
-                var r = request
-                r.flags.insert(.dump)
-                try sendAll(r.encoded(sequence: seq))
+                try sendAll(request.encoded(sequence: seq, extra: .dump))
                 var out: [Message] = []
                 var interrupted = false
                 var finished = false
@@ -218,9 +214,7 @@ public final class NetlinkSocket: @unchecked Sendable {
                     let size = requests[i].encodedSize
                     if !pending.isEmpty && w.bytes.count + size > maxBytes { break }
                     let seq = nextSequence()
-                    var r = requests[i]
-                    r.flags.insert(.ack)
-                    r.encode(into: &w, sequence: seq)
+                    requests[i].encode(into: &w, sequence: seq, extra: .ack)
                     pending[seq] = i
                     i += 1
                 }
