@@ -278,31 +278,34 @@ public enum LinkRequest {
         return [.netNamespaceFD(UInt32(fd))]
     }
 
+    private static func groupAttr(_ g: UInt32?) -> [LinkAttribute] { g.map { [.group($0)] } ?? [] }
+
     /// `ip link add NAME [netns NS] type veth peer name PEER [netns NS2]`: one request,
     /// each end created directly in the namespace of its fd (nil: the socket's own).
+    /// `group` (IFLA_GROUP, `… group N`) tags the first end for `deleteGroup`.
     public static func addVeth(name: String, peer: String, namespaceFD: Int32? = nil,
-                               peerNamespaceFD: Int32? = nil) throws -> Request {
+                               peerNamespaceFD: Int32? = nil, group: UInt32? = nil) throws -> Request {
         try validateInterfaceName(name)
         try validateInterfaceName(peer)
         let peerMessage = LinkMessage(attributes: try fdAttr(peerNamespaceFD) + [.name(peer)])
         return make(MessageType.newLink, createFlags, LinkMessage(attributes: try fdAttr(namespaceFD) + [
-            .name(name), .linkInfo([.kind("veth"), .vethPeer(peerMessage)]),
+            .name(name)] + groupAttr(group) + [.linkInfo([.kind("veth"), .vethPeer(peerMessage)]),
         ]))
     }
 
     /// `ip link add NAME [netns NS] type bridge`
-    public static func addBridge(name: String, namespaceFD: Int32? = nil) throws -> Request {
+    public static func addBridge(name: String, namespaceFD: Int32? = nil, group: UInt32? = nil) throws -> Request {
         try validateInterfaceName(name)
         return make(MessageType.newLink, createFlags, LinkMessage(attributes: try fdAttr(namespaceFD) + [
-            .name(name), .linkInfo([.kind("bridge")]),
+            .name(name)] + groupAttr(group) + [.linkInfo([.kind("bridge")]),
         ]))
     }
 
     /// `ip link add NAME [netns NS] type dummy`
-    public static func addDummy(name: String, namespaceFD: Int32? = nil) throws -> Request {
+    public static func addDummy(name: String, namespaceFD: Int32? = nil, group: UInt32? = nil) throws -> Request {
         try validateInterfaceName(name)
         return make(MessageType.newLink, createFlags, LinkMessage(attributes: try fdAttr(namespaceFD) + [
-            .name(name), .linkInfo([.kind("dummy")]),
+            .name(name)] + groupAttr(group) + [.linkInfo([.kind("dummy")]),
         ]))
     }
 

@@ -172,6 +172,23 @@ struct KernelTests {
         print("TIMING batch: 250 veths + 1 failure + 250 set-group in \(Int((t1 - t0) * 1000)) ms; bulk delete of 250 veth pairs by group in \(Int((t3 - t2) * 1000)) ms; acks/send ≤ \(s.maxAcksPerSend), rcvbuf \(s.receiveBufferSize)")
     }
 
+    @Test func fiveHundredVethsInOneBatchThenOneBulkDelete() throws {
+        let sandbox = try Sandbox()
+        let s = try sandbox.socket()
+        let requests = try (0..<500).map { try LinkRequest.addVeth(name: "p\($0)", peer: "q\($0)", group: 77) }
+        let t0 = now()
+        let results = s.executeBatch(requests)
+        let t1 = now()
+        #expect(results.allSatisfy { if case .success = $0 { return true } else { return false } })
+        let links = try sandbox.ipJSON(["link", "show"])
+        #expect(links.count == 1001)
+        #expect(links.filter { $0["group"] as? String == "77" }.count == 500)
+        try s.execute(try LinkRequest.deleteGroup(77))
+        let t2 = now()
+        #expect(try s.links().map(\.name) == ["lo"])
+        print("TIMING 500 veth pairs in one executeBatch: \(Int((t1 - t0) * 1000)) ms; delete all by group: \(Int((t2 - t1) * 1000)) ms")
+    }
+
     @Test func batchLargerThanTheAckBudgetIsChunked() throws {
         let sandbox = try Sandbox()
         // A tiny receive buffer forces many sends; acks must still all be matched.
