@@ -1,0 +1,112 @@
+import Glibc
+
+/// Named network namespaces, made exactly as `ip netns add` makes them, so `ip netns
+/// list/exec/del` see and use them: a file `DIR/NAME` on which the namespace is
+/// bind-mounted, `DIR` being a shared mount point.
+public final class NamedNamespaces: @unchecked Sendable {
+    /// The directory holding the namespace files ("/run/netns" for iproute2).
+    public let directory: String
+    private let thread: NamespaceThread
+    private let lock = Mutex()
+    private var prepared = false
+
+    /// - Parameters:
+    ///   - directory: where the namespace files live (default `/run/netns`, iproute2's).
+    ///   - thread: the thread that does `unshare`/bind/`setns` back; created if nil (it
+    ///     inherits the caller's namespaces).
+    public init(directory: String = "/run/netns", thread: NamespaceThread? = nil) throws {
+        self.directory = directory
+        self.thread = try thread ?? NamespaceThread()
+    }
+
+    /// Checks a namespace name: a single non-empty path component, at most 255 bytes.
+    public static func validate(_ name: String) throws {
+        let bytes = Array(name.utf8)
+        guard !bytes.isEmpty, bytes.count <= 255, name != ".", name != "..",
+              !bytes.contains(UInt8(ascii: "/")), !bytes.contains(0) else {
+            throw NetlinkError.invalidArgument("invalid namespace name '\(name)'")
+        }
+    }
+
+    /// The file of a named namespace.
+    public func path(of name: String) -> String { directory + "/" + name }
+
+    /// `mkdir DIR`, lock it, make it a shared mount (bind it onto itself first if it is not
+    /// a mount point yet), unlock — once per instance.
+    private func prepare() throws {
+        try lock.locked {
+            if prepared { return }
+            if mkdir(directory, 0o755) != 0 && Glibc.errno != EEXIST {
+                throw NetlinkError.system(call: "mkdir(\(directory))", errno: Glibc.errno)
+            }
+            let dfd = try syscallChecked("open(\(directory))") { Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+            defer { close(dfd) }
+            try syscallChecked("flock(\(directory))") { flock(dfd, LOCK_EX) }
+            defer { flock(dfd, LOCK_UN) }
+            let shared = UInt(MS_SHARED) | UInt(MS_REC)
+            if mount("", directory, "none", shared, nil) != 0 {
+                guard Glibc.errno == EINVAL else {
+                    throw NetlinkError.system(call: "mount(--make-rshared \(directory))", errno: Glibc.errno)
+                }
+                try syscallChecked("mount(--bind \(directory))") {
+                    mount(directory, directory, "none", UInt(MS_BIND) | UInt(MS_REC), nil)
+                }
+                try syscallChecked("mount(--make-rshared \(directory))") { mount("", directory, "none", shared, nil) }
+            }
+            prepared = true
+        }
+    }
+
+    /// `ip netns add NAME`. Throws `.kernel(EEXIST)`-like `.system(errno: EEXIST)` if taken.
+    public func create(_ name: String) throws {
+        try NamedNamespaces.validate(name)
+        try prepare()
+        let p = path(of: name)
+        let fd = try syscallChecked("create \(p)") { Glibc.open(p, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0) }
+        close(fd)
+        do {
+            try thread.createNamespace(boundTo: p)
+        } catch {
+            _ = umount2(p, Int32(MNT_DETACH))
+            unlink(p)
+            throw error
+        }
+    }
+
+    /// `ip netns del NAME`: detach the bind mount and remove the file. The kernel tears the
+    /// namespace down once nothing (fd, socket, process) holds it.
+    public func delete(_ name: String) throws {
+        try NamedNamespaces.validate(name)
+        let p = path(of: name)
+        if umount2(p, Int32(MNT_DETACH)) != 0 {
+            let e = Glibc.errno
+            if e == ENOENT { throw NetlinkError.system(call: "delete namespace \(name)", errno: ENOENT) }
+            // EINVAL: not a mount point (a stale file): still remove it.
+            if e != EINVAL { throw NetlinkError.system(call: "umount2(\(p))", errno: e) }
+        }
+        try syscallChecked("unlink(\(p))") { unlink(p) }
+    }
+
+    /// `ip netns list`: the names in the directory, sorted ([] if it does not exist).
+    public func list() throws -> [String] {
+        guard let dir = opendir(directory) else {
+            if Glibc.errno == ENOENT { return [] }
+            throw NetlinkError.system(call: "opendir(\(directory))", errno: Glibc.errno)
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { p in
+                p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// Opens a named namespace (for `IFLA_NET_NS_FD` or `NamespaceThread.run(inNamespace:)`).
+    public func open(_ name: String) throws -> NamespaceFD {
+        try NamedNamespaces.validate(name)
+        return try NamespaceFD(path: path(of: name))
+    }
+}

@@ -1,2 +1,0 @@
-/// The rtnetlink client. See the files beside this one.
-public enum NetlinkModule {}
