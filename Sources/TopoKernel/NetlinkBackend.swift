@@ -14,9 +14,11 @@ public final class NetlinkBackend: KernelBackend {
     private var fds: [String: NamespaceFD] = [:]
 
     /// - Parameter netnsDirectory: where named namespaces live (`/run/netns`).
-    public init(netnsDirectory: String = "/run/netns") throws {
+    /// - Parameter thread: the namespace thread to work on; its home namespace is `host`
+    ///   (default: a new thread in the caller's namespaces). Tests pass a sandbox thread.
+    public init(netnsDirectory: String = "/run/netns", thread given: NamespaceThread? = nil) throws {
         do {
-            thread = try NamespaceThread()
+            thread = try given ?? NamespaceThread()
             named = try NamedNamespaces(directory: netnsDirectory, thread: thread)
         } catch {
             throw kernelError(error)
@@ -227,7 +229,9 @@ public final class NetlinkBackend: KernelBackend {
     public func exec(in ns: String, command: String) throws -> ExecResult {
         let argv = ns == hostNamespace ? ["/bin/sh", "-c", command]
             : ["/usr/bin/env", "nsenter", "--net=" + named.path(of: ns), "/bin/sh", "-c", command]
-        return try spawnCapturing(argv)
+        // Spawned from the namespace thread, so the child starts in topo's own namespaces
+        // (a sandboxed caller stays sandboxed).
+        do { return try thread.run { try spawnCapturing(argv) } } catch { throw kernelError(error) }
     }
 }
 
@@ -317,7 +321,7 @@ private func icmpEcho(_ address: IPAddress, count: Int, timeout: Double) throws 
 }
 
 /// Runs argv, capturing stdout and stderr together.
-private func spawnCapturing(_ argv: [String]) throws -> ExecResult {
+func spawnCapturing(_ argv: [String]) throws -> ExecResult {
     var pipeFDs: [Int32] = [0, 0]
     guard pipe2(&pipeFDs, O_CLOEXEC) == 0 else { throw KernelError.errno(errno) }
     var actions = posix_spawn_file_actions_t()
