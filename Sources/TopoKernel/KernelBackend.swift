@@ -1,0 +1,212 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TopoLanguage
+
+// The few primitive, namespace-aware calls the executor needs, in plan terms.
+// `NetlinkBackend` speaks rtnetlink; the tests use a recording fake.
+
+/// Why the kernel (or the backend) refused a request.
+public enum KernelError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// A syscall or netlink request failed: the errno, its text (`File exists`) and the
+    /// kernel's extended-ack message (`ipv4: Address already assigned`), if it sent one.
+    case refused(errno: Int32, text: String, extack: String?)
+    /// A failure without an errno: a malformed reply, a missing tool, a timeout.
+    case failure(String)
+
+    /// A refusal with the errno's standard text.
+    public static func errno(_ code: Int32, extack: String? = nil) -> KernelError {
+        .refused(errno: code, text: errnoText(code), extack: extack)
+    }
+
+    /// The errno, when there is one.
+    public var errnoValue: Int32? {
+        if case .refused(let e, _, _) = self { return e }
+        return nil
+    }
+
+    /// `File exists (ipv4: Address already assigned)`.
+    public var description: String {
+        switch self {
+        case .refused(_, let text, let extack):
+            if let x = extack, !x.isEmpty { return "\(text) (\(x))" }
+            return text
+        case .failure(let s):
+            return s
+        }
+    }
+}
+
+/// The standard text of an errno (`strerror`).
+public func errnoText(_ code: Int32) -> String {
+    #if canImport(Glibc)
+    if let p = strerror(code) { return String(cString: p) }
+    #endif
+    return "error \(code)"
+}
+
+/// One link as the kernel reports it, in the executor's terms.
+public struct LiveLink: Hashable, Sendable {
+    public var name: String
+    /// The ifindex inside its namespace.
+    public var index: Int
+    /// `IFLA_INFO_KIND`: `veth`, `bridge`, `dummy`, … nil for links without one (`lo`, a NIC).
+    public var kind: String?
+    /// For a veth: the other end, resolved across the namespaces that were read.
+    /// Nil when it is in a namespace that was not read (or could not be resolved).
+    public var peer: LinkID?
+    /// The master's name (same namespace), if enslaved.
+    public var master: String?
+    public var mtu: Int
+    /// The administrative flag `IFF_UP`.
+    public var up: Bool
+    /// `IFLA_GROUP` (0 is the default group).
+    public var group: UInt32
+
+    public init(name: String, index: Int, kind: String?, peer: LinkID? = nil, master: String? = nil,
+                mtu: Int = 1500, up: Bool = false, group: UInt32 = 0) {
+        self.name = name
+        self.index = index
+        self.kind = kind
+        self.peer = peer
+        self.master = master
+        self.mtu = mtu
+        self.up = up
+        self.group = group
+    }
+}
+
+/// An address on a link (by name, in the namespace that holds both).
+public struct LinkAddress: Hashable, Sendable, Comparable {
+    public var link: String
+    public var prefix: IPPrefix
+    public init(link: String, prefix: IPPrefix) {
+        self.link = link
+        self.prefix = prefix
+    }
+    public static func < (a: LinkAddress, b: LinkAddress) -> Bool { (a.link, a.prefix) < (b.link, b.prefix) }
+}
+
+/// The live state of one namespace, as far as topo cares about it.
+public struct LiveNamespace: Hashable, Sendable {
+    /// Every link, sorted by ifindex.
+    public var links: [LiveLink]
+    /// Every address (the backend may leave out nothing; consumers filter link-local).
+    public var addresses: [LinkAddress]
+    /// Main-table unicast routes not made by the kernel (no `proto kernel`, no local/broadcast).
+    /// `metric` is the kernel's priority (nil when 0).
+    public var routes: [RouteSpec]
+    /// The sysctls that were asked for, by the key as the plan spells it; a key that does not
+    /// exist is absent.
+    public var sysctls: [String: String]
+
+    public init(links: [LiveLink] = [], addresses: [LinkAddress] = [], routes: [RouteSpec] = [],
+                sysctls: [String: String] = [:]) {
+        self.links = links
+        self.addresses = addresses
+        self.routes = routes
+        self.sysctls = sysctls
+    }
+
+    /// The link of that name, if any.
+    public func link(_ name: String) -> LiveLink? { links.first { $0.name == name } }
+}
+
+/// One request the executor hands to a backend, to run in the namespace of its batch.
+/// Link names are relative to that namespace; a veth's peer names its own namespace.
+public enum KernelOp: Hashable, Sendable, CustomStringConvertible {
+    /// Create a veth `name` here and its peer in `peer.namespace`, both carrying `group`.
+    case addVeth(name: String, peer: LinkID, group: UInt32)
+    case addBridge(name: String, group: UInt32)
+    case addDummy(name: String, group: UInt32)
+    /// Enslave to `master`, or release (`nil`).
+    case setMaster(link: String, master: String?)
+    case setMTU(link: String, mtu: Int)
+    /// Set `IFF_UP` on (true) or off (false).
+    case setUp(link: String, up: Bool)
+    case addAddress(link: String, prefix: IPPrefix)
+    case deleteAddress(link: String, prefix: IPPrefix)
+    case addRoute(RouteSpec)
+    case deleteRoute(RouteSpec)
+    /// Write a sysctl (`net.ipv4.ip_forward`) as seen from inside the namespace.
+    case setSysctl(key: String, value: String)
+    /// Delete one link (a veth takes its peer with it).
+    case deleteLink(name: String)
+
+    public var description: String {
+        switch self {
+        case .addVeth(let n, let p, let g): return "add veth \(n) peer \(p) group \(g)"
+        case .addBridge(let n, let g): return "add bridge \(n) group \(g)"
+        case .addDummy(let n, let g): return "add dummy \(n) group \(g)"
+        case .setMaster(let l, let m): return "set \(l) " + (m.map { "master \($0)" } ?? "nomaster")
+        case .setMTU(let l, let m): return "set \(l) mtu \(m)"
+        case .setUp(let l, let u): return "set \(l) \(u ? "up" : "down")"
+        case .addAddress(let l, let p): return "addr add \(p) dev \(l)"
+        case .deleteAddress(let l, let p): return "addr del \(p) dev \(l)"
+        case .addRoute(let r): return "route add \(routeText(r))"
+        case .deleteRoute(let r): return "route del \(routeText(r))"
+        case .setSysctl(let k, let v): return "sysctl \(k)=\(v)"
+        case .deleteLink(let n): return "link del \(n)"
+        }
+    }
+}
+
+/// `10.0.0.0/24 via 10.0.1.1 dev eth0 metric 5` (`default` for a zero-length destination).
+public func routeText(_ r: RouteSpec) -> String {
+    var s = r.isDefault ? "default" : r.destination.description
+    if let g = r.gateway { s += " via \(g)" }
+    if let d = r.device { s += " dev \(d)" }
+    if let m = r.metric { s += " metric \(m)" }
+    return s
+}
+
+/// The outcome of an ICMP echo test.
+public struct PingResult: Hashable, Sendable {
+    public var sent: Int
+    public var received: Int
+    public init(sent: Int, received: Int) {
+        self.sent = sent
+        self.received = received
+    }
+}
+
+/// The outcome of a command run inside a namespace.
+public struct ExecResult: Hashable, Sendable {
+    /// The exit status (128+N when killed by signal N).
+    public var status: Int32
+    /// Standard output and standard error, interleaved.
+    public var output: String
+    public init(status: Int32, output: String) {
+        self.status = status
+        self.output = output
+    }
+}
+
+/// The primitive, namespace-aware calls the executor needs. `hostNamespace` (`host`) names
+/// the namespace topo was started in; every other name is a named namespace (`/run/netns/NAME`).
+public protocol KernelBackend: AnyObject {
+    /// The named namespaces that exist (not `host`).
+    func listNamespaces() throws -> [String]
+
+    /// Reads the live state of several namespaces at once (so veth peers can be resolved
+    /// across them). `sysctls` names, per namespace, the keys to read.
+    func readState(of namespaces: [String], sysctls: [String: [String]]) throws -> [String: LiveNamespace]
+
+    /// Runs `ops` in order inside `namespace` (a backend may pipeline them in one send) and
+    /// returns one result per operation, in the same order. Like the kernel, an operation
+    /// that fails does not stop the ones after it.
+    func apply(_ ops: [KernelOp], in namespace: String) -> [Result<Void, KernelError>]
+
+    /// Creates a named namespace as `ip netns add` does (its `lo` starts down).
+    func createNamespace(_ name: String) throws
+    /// Deletes a named namespace as `ip netns delete` does.
+    func deleteNamespace(_ name: String) throws
+    /// Deletes every link of `group` in the namespace in one request. No such link is not an error.
+    func deleteLinks(group: UInt32, in namespace: String) throws
+
+    /// Sends `count` ICMP echo requests (v4 or v6) from inside the namespace, waiting at most
+    /// `timeout` seconds for each answer.
+    func ping(from namespace: String, to address: IPAddress, count: Int, timeout: Double) throws -> PingResult
+    /// Runs `sh -c command` inside the namespace.
+    func exec(in namespace: String, command: String) throws -> ExecResult
+}
