@@ -258,27 +258,23 @@ final class Parser {
         }
     }
 
-    // attrs -> { ("mtu") expr }
-    func parseAttributes(_ allowed: [String]) throws -> [String: (Expr, SourceRange)] {
-        var out: [String: (Expr, SourceRange)] = [:]
+    // attr -> [ KEY expr ]             (KEY is `mtu`, or `count` for ping)
+    func parseAttribute(_ key: String) throws -> Expr? {
+        var value: Expr?
         while !atStatementEnd {
-            guard case .name(let a) = tok.kind, allowed.contains(a) else {
-                let list = allowed.map { "`\($0)`" }.joined(separator: " or ")
+            guard case .name(let a) = tok.kind, a == key else {
                 var help: String? = nil
-                if case .name(let a) = tok.kind, let s = suggestion(for: a, among: allowed) { help = "did you mean `\(s)`?" }
-                throw expected("\(list) or end of statement", help: help)
+                if case .name(let a) = tok.kind, editDistance(a, key) < 3 { help = "did you mean `\(key)`?" }
+                throw expected("`\(key)` or end of statement", help: help)
             }
-            let ar = tok.range
-            if out[a] != nil {
-                throw fail(.unexpectedToken, "`\(a)` given twice", at: ar)
-            }
+            if value != nil { throw fail(.unexpectedToken, "`\(a)` given twice", at: tok.range) }
             advance()
-            out[a] = (try parseExpr(), ar)
+            value = try parseExpr()
         }
-        return out
+        return value
     }
 
-    // veth-stmt -> "veth" iface "<->" iface attrs
+    // veth-stmt -> "veth" iface "<->" iface attr
     func parseVeth() throws -> Stmt {
         let start = tok.range
         advance()
@@ -288,28 +284,25 @@ final class Parser {
         }
         advance()
         let b = try parseInterface("an interface name after `<->`")
-        let attrs = try parseAttributes(["mtu"])
-        return .veth(a, b, mtu: attrs["mtu"]?.0, span(start))
+        return .veth(a, b, mtu: try parseAttribute("mtu"), span(start))
     }
 
-    // bridge-stmt -> "bridge" iface [ "<" iface-list ">" ] attrs
+    // bridge-stmt -> "bridge" iface [ iface-list ] attr
     func parseBridge() throws -> Stmt {
         let start = tok.range
         advance()
         let br = try parseInterface("a bridge name")
         var ports: [InterfaceSyntax] = []
         if tok.kind == .lt { ports = try parseAngleList() }
-        let attrs = try parseAttributes(["mtu"])
-        return .bridge(br, ports: ports, mtu: attrs["mtu"]?.0, span(start))
+        return .bridge(br, ports: ports, mtu: try parseAttribute("mtu"), span(start))
     }
 
-    // dummy-stmt -> "dummy" iface attrs
+    // dummy-stmt -> "dummy" iface attr
     func parseDummy() throws -> Stmt {
         let start = tok.range
         advance()
         let d = try parseInterface()
-        let attrs = try parseAttributes(["mtu"])
-        return .dummy(d, mtu: attrs["mtu"]?.0, span(start))
+        return .dummy(d, mtu: try parseAttribute("mtu"), span(start))
     }
 
     // addr-stmt -> "addr" iface expr { "," expr }
@@ -420,15 +413,14 @@ final class Parser {
         return .sysctl(ns, key: key, value: value, span(start))
     }
 
-    // ping-stmt -> "ping" name expr [ "count" expr ]
+    // ping-stmt -> "ping" name expr attr
     func parsePing() throws -> Stmt {
         let start = tok.range
         advance()
         let ns = try parseName("a namespace name")
         if atStatementEnd { throw expected("an address to ping") }
         let a = try parseExpr()
-        let attrs = try parseAttributes(["count"])
-        return .ping(ns, a, count: attrs["count"]?.0, span(start))
+        return .ping(ns, a, count: try parseAttribute("count"), span(start))
     }
 
     // exec-stmt -> "exec" name expr
