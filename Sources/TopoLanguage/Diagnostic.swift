@@ -18,6 +18,7 @@ public struct Diagnostic: Hashable, Sendable, Error {
         case conflict, placementConflict, reservedName, portNamespace, invalidPrefix
         case unreachableGateway, familyMismatch, invalidSysctl, invalidValue, selfReference
         // other
+        case stepLimit
         case io, other
     }
 

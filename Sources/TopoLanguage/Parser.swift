@@ -1,0 +1,832 @@
+/// The result of parsing: the tree (with the statements that parsed) and every diagnostic.
+public struct ParseResult {
+    public var script: Script
+    public var diagnostics: [Diagnostic]
+    public init(script: Script, diagnostics: [Diagnostic]) {
+        self.script = script
+        self.diagnostics = diagnostics
+    }
+}
+
+/// Parses a whole script, collecting all diagnostics in one pass (panic-mode recovery at the
+/// next statement boundary).
+public func parseScript(_ file: SourceFile) -> ParseResult {
+    let p = Parser(file: file, start: 0, end: file.bytes.count, depth: 0)
+    let stmts = p.parseStatements(inBlock: false)
+    return ParseResult(script: Script(statements: stmts), diagnostics: p.allDiagnostics())
+}
+
+/// The statement keywords (reserved only at the start of a statement).
+let statementKeywords = ["ns", "veth", "bridge", "dummy", "addr", "up", "down", "mtu", "route",
+                         "forward", "sysctl", "ping", "exec", "let", "for", "if", "def"]
+
+/// Thrown after a diagnostic has been recorded; the statement loop recovers.
+struct ParseError: Error {}
+
+/// A recursive-descent parser with one token of lookahead, pulling tokens from a `Lexer`.
+/// Newlines are skipped while `nesting > 0` (inside `< >`, `[ ]`, `( )`).
+final class Parser {
+    let file: SourceFile
+    var lexer: Lexer
+    var tok: Token
+    var prevEnd: SourceLocation
+    var nesting = 0
+    var depth: Int
+    var diagnostics: [Diagnostic] = []
+    static let maxDepth = 200
+
+    init(file: SourceFile, start: Int, end: Int, depth: Int) {
+        self.file = file
+        self.lexer = Lexer(file: file, start: start, end: end)
+        self.depth = depth
+        self.tok = Token(.eof, .none, spaceBefore: true)
+        self.prevEnd = file.location(ofOffset: start)
+        self.tok = lexer.next()
+    }
+
+    func allDiagnostics() -> [Diagnostic] {
+        var all = lexer.diagnostics + diagnostics
+        // stable sort by position: lexer and parser messages interleave in source order
+        all = all.enumerated().sorted { a, b in
+            a.element.range.start.offset != b.element.range.start.offset
+                ? a.element.range.start.offset < b.element.range.start.offset : a.offset < b.offset
+        }.map { $0.element }
+        return all
+    }
+
+    // MARK: token helpers
+
+    func advance() {
+        prevEnd = tok.range.end
+        tok = lexer.next()
+        if nesting > 0 {
+            var skipped = false
+            while tok.kind == .newline {
+                tok = lexer.next()
+                skipped = true
+            }
+            tok.afterNewline = skipped
+        }
+    }
+
+    func isName(_ s: String) -> Bool {
+        if case .name(let n) = tok.kind { return n == s }
+        return false
+    }
+
+    var atStatementEnd: Bool {
+        switch tok.kind {
+        case .newline, .semicolon, .rbrace, .eof: return true
+        default: return false
+        }
+    }
+
+    /// Records a diagnostic and returns the error to throw.
+    @discardableResult
+    func fail(_ kind: Diagnostic.Kind, _ message: String, at r: SourceRange, help: String? = nil,
+              notes: [Diagnostic.Note] = []) -> ParseError {
+        diagnostics.append(.error(kind, message, at: r, help: help, notes: notes))
+        return ParseError()
+    }
+
+    /// An "expected X, found Y" error at the current token (silent for an already-reported literal).
+    func expected(_ what: String, help: String? = nil) -> ParseError {
+        if tok.kind == .invalid { return ParseError() }
+        let r = tok.kind == .newline ? SourceRange(start: tok.range.start, end: tok.range.start) : tok.range
+        return fail(.expected, "expected \(what), found \(tok.kind.display)", at: r, help: help)
+    }
+
+    func expect(_ k: TokenKind, _ what: String) throws {
+        guard tok.kind == k else { throw expected(what) }
+        advance()
+    }
+
+    /// The error for a missing closer, pointing back at the opener.
+    func unclosed(_ closer: String, _ opener: String, at open: SourceRange) -> ParseError {
+        let r = tok.kind == .newline || tok.kind == .eof
+            ? SourceRange(start: tok.range.start, end: tok.range.start) : tok.range
+        return fail(.unclosed, "`\(closer)` expected (to close `\(opener)` at \(open.start))", at: r,
+                    notes: [.init("`\(opener)` opened here", at: open)])
+    }
+
+    func enter() throws {
+        depth += 1
+        if depth > Parser.maxDepth {
+            throw fail(.recursionLimit, "nesting deeper than \(Parser.maxDepth) levels", at: tok.range)
+        }
+    }
+
+    /// Skips to the next statement boundary: a newline or `;` outside braces, a `}` closing the
+    /// enclosing block, a token after a skipped newline, or the end.
+    func synchronize() {
+        nesting = 0
+        var braces = 0
+        while true {
+            switch tok.kind {
+            case .eof: return
+            case .newline, .semicolon: if braces == 0 { return }
+            case .lbrace: braces += 1
+            case .rbrace:
+                if braces == 0 { return }
+                braces -= 1
+            default:
+                if tok.afterNewline && braces == 0 { return }
+            }
+            advance()
+        }
+    }
+
+    // MARK: statements
+
+    // statements -> { [stmt] (NEWLINE | ";") }          (until `}` in a block, or the end)
+    func parseStatements(inBlock: Bool) -> [Stmt] {
+        var out: [Stmt] = []
+        while true {
+            while tok.kind == .newline || tok.kind == .semicolon { advance() }
+            if tok.kind == .eof { return out }
+            if tok.kind == .rbrace {
+                if inBlock { return out }
+                fail(.unexpectedToken, "unexpected `}`", at: tok.range, help: "no block is open here")
+                advance()
+                continue
+            }
+            let startOffset = tok.range.start.offset
+            do {
+                let s = try parseStatement()
+                out.append(s)
+                if !atStatementEnd {
+                    throw expected("end of statement (a newline or `;`)")
+                }
+            } catch {
+                synchronize()
+                // never stall on the token that failed
+                if tok.range.start.offset == startOffset && tok.kind != .eof && tok.kind != .rbrace { advance() }
+            }
+        }
+    }
+
+    // stmt -> ns-stmt | veth-stmt | bridge-stmt | dummy-stmt | addr-stmt | state-stmt | mtu-stmt
+    //       | route-stmt | forward-stmt | sysctl-stmt | ping-stmt | exec-stmt
+    //       | let-stmt | for-stmt | if-stmt | def-stmt | call-stmt
+    func parseStatement() throws -> Stmt {
+        let start = tok.range
+        guard case .name(let kw) = tok.kind else {
+            if tok.kind == .invalid { throw ParseError() }
+            throw fail(.unexpectedToken, "expected a statement, found \(tok.kind.display)", at: tok.range,
+                       help: tok.kind == .lbrace ? "a `{` opens a block only after a `for`, `if`, `else` or `def` header" : nil)
+        }
+        switch kw {
+        case "ns": return try parseNs()
+        case "veth": return try parseVeth()
+        case "bridge": return try parseBridge()
+        case "dummy": return try parseDummy()
+        case "addr": return try parseAddr()
+        case "up", "down": return try parseLinkState(up: kw == "up")
+        case "mtu": return try parseMtu()
+        case "route": return try parseRoute()
+        case "forward": return try parseForward()
+        case "sysctl": return try parseSysctl()
+        case "ping": return try parsePing()
+        case "exec": return try parseExec()
+        case "let": return try parseLet()
+        case "for": return try parseFor()
+        case "if": return try parseIf()
+        case "def": return try parseDef()
+        case "else":
+            throw fail(.unexpectedToken, "`else` without `if`", at: start,
+                       help: "`else` goes on the same line as the `}` that closes the `if` block")
+        default:
+            advance()
+            if tok.kind == .lparen { return try parseCall(kw, start) }
+            let sug = suggestion(for: kw, among: statementKeywords)
+            throw fail(.unknownStatement, "unknown statement `\(kw)`", at: start,
+                       help: sug.map { "did you mean `\($0)`?" }
+                           ?? "statements are \(statementKeywords.map { "`\($0)`" }.joined(separator: ", "))")
+        }
+    }
+
+    func span(_ start: SourceRange) -> SourceRange { SourceRange(start: start.start, end: prevEnd) }
+
+    // ns-stmt -> "ns" name { "," name } [ "<" iface-list ">" ]
+    func parseNs() throws -> Stmt {
+        let start = tok.range
+        advance()
+        var names = [try parseName("a namespace name")]
+        while tok.kind == .comma {
+            advance()
+            names.append(try parseName("a namespace name"))
+        }
+        var placed: [InterfaceSyntax] = []
+        if tok.kind == .lt {
+            let lt = tok.range
+            placed = try parseAngleList()
+            if names.count > 1 {
+                throw fail(.unexpectedToken, "interfaces can be placed in only one namespace at a time", at: lt,
+                           help: "write one `ns N < … >` per namespace")
+            }
+        }
+        return .ns(names, placed: placed, span(start))
+    }
+
+    // iface-list -> "<" { iface [","] } ">"
+    func parseAngleList() throws -> [InterfaceSyntax] {
+        let open = tok.range
+        nesting += 1
+        advance()
+        var out: [InterfaceSyntax] = []
+        while true {
+            if tok.kind == .gt {
+                nesting -= 1
+                advance()
+                return out
+            }
+            var closerMissing = false
+            switch tok.kind {
+            case .eof, .semicolon, .rbrace, .lbrace: closerMissing = true
+            case .name(let s): closerMissing = tok.afterNewline && statementKeywords.contains(s)
+            default: break
+            }
+            if closerMissing {
+                nesting -= 1
+                throw unclosed(">", "<", at: open)
+            }
+            switch tok.kind {
+            case .name, .word, .string, .int, .lbrace: out.append(try parseInterface())
+            default: throw expected("an interface name or `>`")
+            }
+            if tok.kind == .comma { advance() }
+        }
+    }
+
+    // attr -> [ KEY expr ]             (KEY is `mtu`, or `count` for ping)
+    func parseAttribute(_ key: String) throws -> Expr? {
+        var value: Expr?
+        while !atStatementEnd {
+            guard case .name(let a) = tok.kind, a == key else {
+                var help: String? = nil
+                if case .name(let a) = tok.kind, editDistance(a, key) < 3 { help = "did you mean `\(key)`?" }
+                throw expected("`\(key)` or end of statement", help: help)
+            }
+            if value != nil { throw fail(.unexpectedToken, "`\(a)` given twice", at: tok.range) }
+            advance()
+            value = try parseExpr()
+        }
+        return value
+    }
+
+    // veth-stmt -> "veth" iface "<->" iface attr
+    func parseVeth() throws -> Stmt {
+        let start = tok.range
+        advance()
+        let a = try parseInterface()
+        guard tok.kind == .arrow else {
+            throw expected("`<->` between the two ends of the veth pair")
+        }
+        advance()
+        let b = try parseInterface("an interface name after `<->`")
+        return .veth(a, b, mtu: try parseAttribute("mtu"), span(start))
+    }
+
+    // bridge-stmt -> "bridge" iface [ iface-list ] attr
+    func parseBridge() throws -> Stmt {
+        let start = tok.range
+        advance()
+        let br = try parseInterface("a bridge name")
+        var ports: [InterfaceSyntax] = []
+        if tok.kind == .lt { ports = try parseAngleList() }
+        return .bridge(br, ports: ports, mtu: try parseAttribute("mtu"), span(start))
+    }
+
+    // dummy-stmt -> "dummy" iface attr
+    func parseDummy() throws -> Stmt {
+        let start = tok.range
+        advance()
+        let d = try parseInterface()
+        return .dummy(d, mtu: try parseAttribute("mtu"), span(start))
+    }
+
+    // addr-stmt -> "addr" iface expr { "," expr }
+    func parseAddr() throws -> Stmt {
+        let start = tok.range
+        advance()
+        let i = try parseInterface()
+        if atStatementEnd { throw expected("an address prefix like `10.0.1.1/24`") }
+        var list = [try parseExpr()]
+        while tok.kind == .comma {
+            advance()
+            list.append(try parseExpr())
+        }
+        return .addr(i, list, span(start))
+    }
+
+    // state-stmt -> ("up" | "down") iface { [","] iface }
+    func parseLinkState(up: Bool) throws -> Stmt {
+        let start = tok.range
+        advance()
+        var list = [try parseInterface()]
+        while !atStatementEnd {
+            if tok.kind == .comma { advance() }
+            list.append(try parseInterface())
+        }
+        return .linkState(list, up: up, span(start))
+    }
+
+    // mtu-stmt -> "mtu" iface expr
+    func parseMtu() throws -> Stmt {
+        let start = tok.range
+        advance()
+        let i = try parseInterface()
+        if atStatementEnd { throw expected("an MTU value") }
+        return .mtu(i, try parseExpr(), span(start))
+    }
+
+    // route-stmt -> "route" name ( "default" | expr ) route-attr { route-attr }
+    // route-attr -> "via" expr | "dev" iface | "metric" expr
+    func parseRoute() throws -> Stmt {
+        let start = tok.range
+        advance()
+        let ns = try parseName("a namespace name")
+        let dest: RouteDestinationSyntax
+        if isName("default") {
+            dest = .default(tok.range)
+            advance()
+        } else {
+            if atStatementEnd { throw expected("a destination prefix or `default`") }
+            dest = .prefix(try parseExpr())
+        }
+        var via: Expr?, dev: InterfaceSyntax?, metric: Expr?
+        var seen: Set<String> = []
+        while !atStatementEnd {
+            guard case .name(let a) = tok.kind, ["via", "dev", "metric"].contains(a) else {
+                var help: String? = nil
+                if case .name(let a) = tok.kind, let s = suggestion(for: a, among: ["via", "dev", "metric"]) {
+                    help = "did you mean `\(s)`?"
+                }
+                throw expected("`via`, `dev`, `metric` or end of statement", help: help)
+            }
+            if seen.contains(a) { throw fail(.unexpectedToken, "`\(a)` given twice", at: tok.range) }
+            seen.insert(a)
+            advance()
+            switch a {
+            case "via": via = try parseExpr()
+            case "dev": dev = try parseInterface()
+            default: metric = try parseExpr()
+            }
+        }
+        if via == nil && dev == nil {
+            throw expected("`via GATEWAY` or `dev IF`")
+        }
+        return .route(ns, dest, via: via, dev: dev, metric: metric, span(start))
+    }
+
+    // forward-stmt -> "forward" name
+    func parseForward() throws -> Stmt {
+        let start = tok.range
+        advance()
+        return .forward(try parseName("a namespace name"), span(start))
+    }
+
+    // sysctl-stmt -> "sysctl" name name "=" value
+    // value -> name | INT | "-" INT | STRING | ADDRESS | PREFIX
+    func parseSysctl() throws -> Stmt {
+        let start = tok.range
+        advance()
+        let ns = try parseName("a namespace name")
+        let key = try parseName("a sysctl key like `net.ipv4.ip_forward`")
+        guard tok.kind == .assign else { throw expected("`=` after the sysctl key") }
+        advance()
+        let value: NameSyntax
+        switch tok.kind {
+        case .int, .address, .prefix:
+            value = .literal(file.text(of: tok.range), tok.range)
+            advance()
+        case .minus:
+            let m = tok.range
+            advance()
+            guard case .int = tok.kind, tok.range.start.offset == m.end.offset else { throw expected("a number after `-`") }
+            let r = m.union(tok.range)
+            value = .literal(file.text(of: r), r)
+            advance()
+        default:
+            value = try parseName("a sysctl value")
+        }
+        return .sysctl(ns, key: key, value: value, span(start))
+    }
+
+    // ping-stmt -> "ping" name expr attr
+    func parsePing() throws -> Stmt {
+        let start = tok.range
+        advance()
+        let ns = try parseName("a namespace name")
+        if atStatementEnd { throw expected("an address to ping") }
+        let a = try parseExpr()
+        return .ping(ns, a, count: try parseAttribute("count"), span(start))
+    }
+
+    // exec-stmt -> "exec" name expr
+    func parseExec() throws -> Stmt {
+        let start = tok.range
+        advance()
+        let ns = try parseName("a namespace name")
+        if atStatementEnd { throw expected("a command string like \"ip addr\"") }
+        return .exec(ns, try parseExpr(), span(start))
+    }
+
+    // let-stmt -> "let" NAME "=" expr
+    func parseLet() throws -> Stmt {
+        let start = tok.range
+        advance()
+        guard case .name(let n) = tok.kind else { throw expected("a variable name") }
+        let nr = tok.range
+        advance()
+        guard tok.kind == .assign else { throw expected("`=` after `let \(n)`") }
+        advance()
+        if atStatementEnd { throw expected("an expression") }
+        return .let(n, nameRange: nr, try parseExpr(), span(start))
+    }
+
+    // block -> "{" statements "}"
+    func parseBlock(_ what: String) throws -> [Stmt] {
+        guard tok.kind == .lbrace else {
+            throw expected("`{` to open the \(what) body", help: tok.kind == .newline ? "put the `{` on the same line" : nil)
+        }
+        try enter()
+        defer { depth -= 1 }
+        let open = tok.range
+        let saved = nesting
+        nesting = 0
+        advance()
+        let body = parseStatements(inBlock: true)
+        nesting = saved
+        guard tok.kind == .rbrace else { throw unclosed("}", "{", at: open) }
+        advance()
+        return body
+    }
+
+    // for-stmt -> "for" NAME "in" expr block
+    func parseFor() throws -> Stmt {
+        let start = tok.range
+        advance()
+        guard case .name(let v) = tok.kind else { throw expected("a loop variable name") }
+        let vr = tok.range
+        advance()
+        guard isName("in") else { throw expected("`in` after `for \(v)`") }
+        advance()
+        if tok.kind == .lbrace { throw expected("a range or list to loop over") }
+        let seq = try parseExpr()
+        let body = try parseBlock("`for`")
+        return .for(v, nameRange: vr, seq, body: body, span(start))
+    }
+
+    // if-stmt -> "if" expr block [ "else" ( if-stmt | block ) ]
+    func parseIf() throws -> Stmt {
+        let start = tok.range
+        advance()
+        if tok.kind == .lbrace { throw expected("a condition") }
+        let cond = try parseExpr()
+        let then = try parseBlock("`if`")
+        var els: [Stmt]? = nil
+        if isName("else") {
+            advance()
+            if isName("if") {
+                try enter()
+                defer { depth -= 1 }
+                els = [try parseIf()]
+            } else {
+                els = try parseBlock("`else`")
+            }
+        }
+        return .if(cond, then: then, else: els, span(start))
+    }
+
+    // def-stmt -> "def" NAME "(" [ NAME { "," NAME } ] ")" block
+    func parseDef() throws -> Stmt {
+        let start = tok.range
+        advance()
+        guard case .name(let n) = tok.kind else { throw expected("a template name") }
+        let nr = tok.range
+        if statementKeywords.contains(n) {
+            throw fail(.unexpectedToken, "`\(n)` is a statement keyword and cannot name a template", at: nr)
+        }
+        advance()
+        guard tok.kind == .lparen else { throw expected("`(` after the template name") }
+        let open = tok.range
+        nesting += 1
+        advance()
+        var params: [Located<String>] = []
+        while tok.kind != .rparen {
+            guard case .name(let p) = tok.kind else {
+                nesting -= 1
+                if tok.kind == .eof || tok.kind == .lbrace { throw unclosed(")", "(", at: open) }
+                throw expected("a parameter name")
+            }
+            if params.contains(where: { $0.value == p }) {
+                nesting -= 1
+                throw fail(.unexpectedToken, "parameter `\(p)` given twice", at: tok.range)
+            }
+            params.append(Located(p, at: tok.range))
+            advance()
+            if tok.kind == .comma { advance() } else if tok.kind != .rparen {
+                nesting -= 1
+                if tok.kind == .eof || tok.kind == .lbrace { throw unclosed(")", "(", at: open) }
+                throw expected("`,` or `)`")
+            }
+        }
+        nesting -= 1
+        advance()
+        let body = try parseBlock("template")
+        return .def(n, nameRange: nr, params: params, body: body, span(start))
+    }
+
+    // call-stmt -> NAME "(" [ expr { "," expr } ] ")"
+    func parseCall(_ name: String, _ nameRange: SourceRange) throws -> Stmt {
+        let args = try parseArguments()
+        return .call(name, nameRange: nameRange, args, span(nameRange))
+    }
+
+    // args -> "(" [ expr { "," expr } [","] ] ")"
+    func parseArguments() throws -> [Expr] {
+        let open = tok.range
+        nesting += 1
+        advance()
+        var args: [Expr] = []
+        while tok.kind != .rparen {
+            if tok.kind == .eof || tok.kind == .semicolon || tok.kind == .rbrace {
+                nesting -= 1
+                throw unclosed(")", "(", at: open)
+            }
+            do { args.append(try parseExpr()) } catch { nesting -= 1; throw error }
+            if tok.kind == .comma { advance() } else if tok.kind != .rparen {
+                nesting -= 1
+                if tok.kind == .eof || tok.kind == .semicolon || tok.kind == .rbrace { throw unclosed(")", "(", at: open) }
+                throw expected("`,` or `)`")
+            }
+        }
+        nesting -= 1
+        advance()
+        return args
+    }
+
+    // MARK: names
+
+    // iface -> name [ ":" name ]
+    func parseInterface(_ what: String = "an interface name") throws -> InterfaceSyntax {
+        let first = try parseName(what)
+        if tok.kind == .colon {
+            advance()
+            let n = try parseName("an interface name after `:`")
+            return InterfaceSyntax(namespace: first, name: n)
+        }
+        return InterfaceSyntax(name: first)
+    }
+
+    // name -> NAME | INT | WORD | STRING | "{" expr "}" { WORDCHAR | "{" expr "}" }
+    func parseName(_ what: String) throws -> NameSyntax {
+        if tok.kind == .lbrace {
+            tok = lexer.relexWord(at: tok.range.start.offset, spaceBefore: tok.spaceBefore)
+        }
+        let r = tok.range
+        switch tok.kind {
+        case .name(let s):
+            advance()
+            return .literal(s, r)
+        case .int:
+            let s = file.text(of: r)
+            advance()
+            return .literal(s, r)
+        case .word(let parts):
+            advance()
+            return NameSyntax(parts: try segments(parts), range: r)
+        case .string(let parts):
+            advance()
+            return NameSyntax(parts: try segments(parts), range: r, quoted: true)
+        default:
+            throw expected(what)
+        }
+    }
+
+    /// Turns lexer word parts into segments, parsing each `{expr}` with a sub-parser.
+    func segments(_ parts: [WordPart]) throws -> [Segment] {
+        var out: [Segment] = []
+        var ok = true
+        for p in parts {
+            switch p {
+            case .text(let s, let r): out.append(.text(s, r))
+            case .interpolation(let inner, let outer):
+                if let e = parseInterpolation(inner, outer) { out.append(.interpolation(e, outer)) } else { ok = false }
+            }
+        }
+        if !ok { throw ParseError() }
+        return out
+    }
+
+    func parseInterpolation(_ inner: SourceRange, _ outer: SourceRange) -> Expr? {
+        let sub = Parser(file: file, start: inner.start.offset, end: inner.end.offset, depth: depth + 1)
+        sub.nesting = 1
+        defer {
+            diagnostics += sub.lexer.diagnostics + sub.diagnostics
+        }
+        if sub.depth > Parser.maxDepth {
+            sub.fail(.recursionLimit, "interpolation nested deeper than \(Parser.maxDepth) levels", at: outer)
+            return nil
+        }
+        if sub.tok.kind == .eof {
+            sub.fail(.expected, "expected an expression inside `{}`", at: outer)
+            return nil
+        }
+        do {
+            let e = try sub.parseExpr()
+            if sub.tok.kind != .eof { throw sub.expected("`}` after the interpolated expression") }
+            return e
+        } catch {
+            return nil
+        }
+    }
+
+    // MARK: expressions
+
+    // expr -> or-expr
+    func parseExpr() throws -> Expr {
+        try enter()
+        defer { depth -= 1 }
+        return try parseOr()
+    }
+
+    // or-expr -> and-expr { "or" and-expr }
+    func parseOr() throws -> Expr {
+        var l = try parseAnd()
+        while isName("or") {
+            advance()
+            let r = try parseAnd()
+            l = .binary(.or, l, r, l.range.union(r.range))
+        }
+        return l
+    }
+
+    // and-expr -> not-expr { "and" not-expr }
+    func parseAnd() throws -> Expr {
+        var l = try parseNot()
+        while isName("and") {
+            advance()
+            let r = try parseNot()
+            l = .binary(.and, l, r, l.range.union(r.range))
+        }
+        return l
+    }
+
+    // not-expr -> "not" not-expr | cmp-expr
+    func parseNot() throws -> Expr {
+        if isName("not") {
+            let s = tok.range
+            advance()
+            try enter()
+            defer { depth -= 1 }
+            let e = try parseNot()
+            return .unary(.not, e, s.union(e.range))
+        }
+        return try parseComparison()
+    }
+
+    // cmp-expr -> range-expr [ ("==" | "!=" | "<" | "<=" | ">" | ">=") range-expr ]
+    func parseComparison() throws -> Expr {
+        let l = try parseRange()
+        let op: BinaryOp
+        switch tok.kind {
+        case .eq: op = .eq
+        case .ne: op = .ne
+        case .lt: op = .lt
+        case .le: op = .le
+        case .gt: op = .gt
+        case .ge: op = .ge
+        default: return l
+        }
+        advance()
+        let r = try parseRange()
+        return .binary(op, l, r, l.range.union(r.range))
+    }
+
+    // range-expr -> add-expr [ ".." add-expr ]
+    func parseRange() throws -> Expr {
+        let l = try parseAdditive()
+        guard tok.kind == .dotdot else { return l }
+        advance()
+        let r = try parseAdditive()
+        return .range(l, r, l.range.union(r.range))
+    }
+
+    // add-expr -> mul-expr { ("+" | "-") mul-expr }
+    func parseAdditive() throws -> Expr {
+        var l = try parseMultiplicative()
+        while tok.kind == .plus || tok.kind == .minus {
+            let op: BinaryOp = tok.kind == .plus ? .add : .sub
+            advance()
+            let r = try parseMultiplicative()
+            l = .binary(op, l, r, l.range.union(r.range))
+        }
+        return l
+    }
+
+    // mul-expr -> unary-expr { ("*" | "/" | "%") unary-expr }
+    func parseMultiplicative() throws -> Expr {
+        var l = try parseUnary()
+        while true {
+            let op: BinaryOp
+            switch tok.kind {
+            case .star: op = .mul
+            case .slash: op = .div
+            case .percent: op = .mod
+            default: return l
+            }
+            advance()
+            let r = try parseUnary()
+            l = .binary(op, l, r, l.range.union(r.range))
+        }
+    }
+
+    // unary-expr -> "-" unary-expr | primary
+    func parseUnary() throws -> Expr {
+        if tok.kind == .minus {
+            let s = tok.range
+            advance()
+            try enter()
+            defer { depth -= 1 }
+            let e = try parseUnary()
+            // fold `-INT` so that -9223372036854775808 is not an overflow
+            if case .int(let n, let r) = e { return .int(-n, s.union(r)) }
+            return .unary(.negate, e, s.union(e.range))
+        }
+        return try parsePrimary()
+    }
+
+    // primary -> INT | ADDRESS | PREFIX | STRING | WORD | "true" | "false" | NAME [ args ]
+    //          | "(" expr ")" | "[" [ expr { "," expr } [","] ] "]"
+    func parsePrimary() throws -> Expr {
+        if tok.kind == .lbrace {
+            tok = lexer.relexWord(at: tok.range.start.offset, spaceBefore: tok.spaceBefore)
+        }
+        let r = tok.range
+        switch tok.kind {
+        case .int(let n): advance(); return .int(n, r)
+        case .address(let a): advance(); return .address(a, r)
+        case .prefix(let p): advance(); return .prefix(p, r)
+        case .string(let parts): advance(); return .string(try segments(parts), r)
+        case .word(let parts): advance(); return .word(try segments(parts), r)
+        case .name(let n):
+            advance()
+            if n == "true" || n == "false" { return .bool(n == "true", r) }
+            if tok.kind == .lparen {
+                let args = try parseArguments()
+                return .call(n, args, nameRange: r, span(r))
+            }
+            return .variable(n, r)
+        case .lparen:
+            nesting += 1
+            advance()
+            let e: Expr
+            do { e = try parseExpr() } catch { nesting -= 1; throw error }
+            guard tok.kind == .rparen else {
+                nesting -= 1
+                throw unclosed(")", "(", at: r)
+            }
+            nesting -= 1
+            advance()
+            return e
+        case .lbracket:
+            nesting += 1
+            advance()
+            var items: [Expr] = []
+            while tok.kind != .rbracket {
+                if tok.kind == .eof || tok.kind == .semicolon || tok.kind == .rbrace {
+                    nesting -= 1
+                    throw unclosed("]", "[", at: r)
+                }
+                do { items.append(try parseExpr()) } catch { nesting -= 1; throw error }
+                if tok.kind == .comma { advance() } else if tok.kind != .rbracket {
+                    nesting -= 1
+                    if tok.kind == .eof || tok.kind == .semicolon || tok.kind == .rbrace { throw unclosed("]", "[", at: r) }
+                    throw expected("`,` or `]`")
+                }
+            }
+            nesting -= 1
+            advance()
+            return .list(items, span(r))
+        case .lt:
+            throw expected("an expression", help: "`<` starts an interface list only after `ns NAME` or `bridge NAME`")
+        default:
+            throw expected("an expression")
+        }
+    }
+}
+
+/// True when `text` can be run as it is; false while a `{`, `<`, `[`, `(` or a string is
+/// still open at the end (the REPL then asks for another line).
+public func isCompleteInput(_ text: String) -> Bool {
+    let file = SourceFile(name: "<repl>", text: text)
+    let r = parseScript(file)
+    let end = file.bytes.count
+    for d in r.diagnostics {
+        if d.kind == .unterminatedString { return false }
+        if d.kind == .unclosed && d.range.start.offset >= end { return false }
+    }
+    return true
+}
