@@ -70,7 +70,8 @@ func statements(_ source: String) -> [Statement] {
     var out: [Statement] = []
     for (i, raw) in source.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
         let text = String(raw)
-        var words = text.split(separator: " ").map(String.init).filter { $0 != "," }
+        var words = text.split(separator: " ").map { $0.hasSuffix(",") ? String($0.dropLast()) : String($0) }
+            .filter { !$0.isEmpty }
         guard !words.isEmpty else { continue }
         var c = Cursor(text, line: i + 1)
         let keyword = words.removeFirst()
