@@ -5,9 +5,10 @@
 /// line and column exactly.
 struct Line {
     let line: Int
+    /// Byte offset of the line's start in the whole source.
+    var base: Int = 0
     /// Builds a range at `column` (1-based) spanning `length` bytes.
     func at(_ column: Int, _ length: Int) -> SourceRange {
-        let base = (line - 1) * 1000
         return SourceRange(start: .init(line: line, column: column, offset: base + column - 1),
                            end: .init(line: line, column: column + length, offset: base + column - 1 + length))
     }
@@ -37,15 +38,17 @@ struct ScriptBuilder {
 struct Cursor {
     let text: String
     let line: Int
+    let base: Int
     var pos = 0
-    init(_ text: String, line: Int) {
+    init(_ text: String, line: Int, base: Int) {
         self.text = text
         self.line = line
+        self.base = base
     }
     mutating func range(_ word: String) -> SourceRange {
         let c = ScriptBuilder.column(of: word, in: text, after: pos)
         pos = c - 1 + word.utf8.count
-        return Line(line: line).at(c, word.utf8.count)
+        return Line(line: line, base: base).at(c, word.utf8.count)
     }
     mutating func name(_ word: String) -> Located<String> { Located(word, at: range(word)) }
     mutating func ref(_ word: String) -> InterfaceRef {
@@ -60,7 +63,7 @@ struct Cursor {
     mutating func int(_ v: Int) -> Located<Int> { Located(v, at: range(String(v))) }
     mutating func prefix(_ s: String) -> Located<IPPrefix> { Located(IPPrefix(s)!, at: range(s)) }
     mutating func address(_ s: String) -> Located<IPAddress> { Located(IPAddress(s)!, at: range(s)) }
-    var whole: SourceRange { Line(line: line).at(1, text.utf8.count) }
+    var whole: SourceRange { Line(line: line, base: base).at(1, text.utf8.count) }
 }
 
 /// Parses a tiny subset of the topo language (one statement per line, no expressions), just
@@ -68,12 +71,15 @@ struct Cursor {
 /// must be separated by spaces.
 func statements(_ source: String) -> [Statement] {
     var out: [Statement] = []
+    var base = 0
     for (i, raw) in source.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
         let text = String(raw)
+        let lineBase = base
+        base += text.utf8.count + 1
         var words = text.split(separator: " ").map { $0.hasSuffix(",") ? String($0.dropLast()) : String($0) }
             .filter { !$0.isEmpty }
         guard !words.isEmpty else { continue }
-        var c = Cursor(text, line: i + 1)
+        var c = Cursor(text, line: i + 1, base: lineBase)
         let keyword = words.removeFirst()
         _ = c.range(keyword)
         func mtuTail(_ w: inout [String]) -> Located<Int>? {
@@ -147,7 +153,7 @@ func statements(_ source: String) -> [Statement] {
             let ns = c.name(words[0])
             let q1 = ScriptBuilder.column(of: "\"", in: text)
             let cmd = String(text.utf8.dropFirst(q1).dropLast())!
-            decl = .exec(namespace: ns, command: Located(cmd, at: Line(line: i + 1).at(q1, cmd.utf8.count + 2)))
+            decl = .exec(namespace: ns, command: Located(cmd, at: Line(line: i + 1, base: lineBase).at(q1, cmd.utf8.count + 2)))
         default:
             fatalError("unknown test statement \(keyword)")
         }
