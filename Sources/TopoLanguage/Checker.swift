@@ -159,6 +159,14 @@ private struct Checker {
     // MARK: passes
 
     mutating func run(_ statements: [Statement]) {
+        // Sized up front: growing hash tables dominated large topologies.
+        let n = statements.count
+        ifIndex.reserveCapacity(2 * n)
+        interfaces.reserveCapacity(2 * n)
+        byName.reserveCapacity(2 * n)
+        declaredNames.reserveCapacity(2 * n)
+        addressOwner.reserveCapacity(n)
+        addresses.reserveCapacity(n)
         // Pass 1: namespaces and placements (order in the script does not matter).
         for s in statements {
             if case .namespace(let name, let placed) = s.declaration { declareNamespace(name, placed: placed, statement: s.range) }

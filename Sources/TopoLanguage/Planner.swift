@@ -20,6 +20,7 @@ public func makePlan(_ topology: Topology, file: String) -> Plan {
     }
 
     var createdVeth: Set<LinkID> = []
+    createdVeth.reserveCapacity(topology.interfaces.count)
     for i in topology.interfaces {
         switch i.kind {
         case .loopback:
