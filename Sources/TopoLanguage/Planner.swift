@@ -1,0 +1,73 @@
+/// Compiles a checked topology to an ordered plan (LANGUAGE.md §6):
+///
+/// 1. namespaces (`addNamespace`),
+/// 2. links (`addVeth` once per pair, each end created in its namespace; `addBridge`, `addDummy`),
+/// 3. bridge ports (`setMaster`),
+/// 4. MTU (`setMTU`; a veth's `mtu M` sets both ends),
+/// 5. up/down (`lo` of every created namespace, every declared interface not declared `down`;
+///    `setDown` for interfaces declared `down`; `host:lo` only when the script names its state),
+/// 6. addresses, 7. routes, 8. sysctls,
+/// 9. post-apply actions (`ping`, `exec`) in script order.
+///
+/// Inside each phase the order is script order of first declaration. Every step carries the
+/// range of the statement that caused it. The topology should be free of check errors.
+public func makePlan(_ topology: Topology, file: String) -> Plan {
+    var steps: [PlanStep] = []
+    steps.reserveCapacity(topology.interfaces.count * 3 + topology.namespaces.count + topology.addresses.count)
+
+    for ns in topology.namespaces {
+        steps.append(PlanStep(.addNamespace(ns.name), at: ns.range))
+    }
+
+    var createdVeth: Set<LinkID> = []
+    createdVeth.reserveCapacity(topology.interfaces.count)
+    for i in topology.interfaces {
+        switch i.kind {
+        case .loopback:
+            continue
+        case .veth:
+            if createdVeth.contains(i.id) { continue }
+            guard let peer = i.peer else { continue }
+            createdVeth.insert(i.id)
+            createdVeth.insert(peer)
+            steps.append(PlanStep(.addVeth(i.id, peer: peer), at: i.range))
+        case .bridge:
+            steps.append(PlanStep(.addBridge(i.id), at: i.range))
+        case .dummy:
+            steps.append(PlanStep(.addDummy(i.id), at: i.range))
+        }
+    }
+
+    for i in topology.interfaces {
+        if let m = i.master { steps.append(PlanStep(.setMaster(i.id, master: m), at: i.masterRange ?? i.range)) }
+    }
+
+    for i in topology.interfaces {
+        if let m = i.mtu { steps.append(PlanStep(.setMTU(i.id, m), at: i.mtuRange ?? i.range)) }
+    }
+
+    for i in topology.interfaces {
+        if i.kind == .loopback && i.id.namespace == hostNamespace && i.stateRange == nil { continue }
+        let range = i.stateRange ?? i.range
+        steps.append(PlanStep(i.up ? .setUp(i.id) : .setDown(i.id), at: range))
+    }
+
+    for a in topology.addresses {
+        steps.append(PlanStep(.addAddress(a.interface, a.prefix), at: a.range))
+    }
+    for r in topology.routes {
+        steps.append(PlanStep(.addRoute(namespace: r.namespace, r.spec), at: r.range))
+    }
+    for s in topology.sysctls {
+        steps.append(PlanStep(.setSysctl(namespace: s.namespace, key: s.key, value: s.value), at: s.range))
+    }
+    for a in topology.actions {
+        switch a.kind {
+        case .ping(let address, let count):
+            steps.append(PlanStep(.ping(namespace: a.namespace, address: address, count: count), at: a.range))
+        case .exec(let command):
+            steps.append(PlanStep(.exec(namespace: a.namespace, command: command), at: a.range))
+        }
+    }
+    return Plan(file: file, steps: steps)
+}

@@ -1,0 +1,110 @@
+/// Prints declarations back as canonical, runnable topo text: one statement per line,
+/// single spaces, names bare when the lexer reads them back as the same name, otherwise
+/// quoted (`"..."` with `\\`, `\"`, `\{`, `\n`, `\t` escapes).
+///
+/// Canonical forms: `dummy IF mtu M` prints as `dummy IF` then `mtu IF M` (the core
+/// statement table gives `dummy` no `mtu` clause); a bridge without ports prints `< >`.
+public enum ScriptPrinter {
+    /// Words that start statements or have a meaning inside them; quoted wherever they stand as names.
+    public static let keywords: Set<String> = [
+        "ns", "veth", "bridge", "dummy", "addr", "up", "down", "mtu", "route", "forward", "sysctl",
+        "ping", "exec", "let", "for", "in", "if", "else", "def", "via", "dev", "metric", "count",
+        "default", "and", "or", "not", "true", "false",
+    ]
+
+    public static func print(_ declarations: [Declaration]) -> String {
+        var lines: [String] = []
+        for d in declarations { lines += self.lines(d) }
+        return lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
+    }
+
+    /// True when `s` lexes as one plain name (LANGUAGE.md §2) that is not a keyword.
+    public static func isPlainName(_ s: String) -> Bool {
+        let b = Array(s.utf8)
+        guard let first = b.first, isStart(first) else { return false }
+        var i = 1
+        while i < b.count {
+            let c = b[i]
+            if isStart(c) || isDigit(c) {
+                i += 1
+            } else if c == UInt8(ascii: "-") || c == UInt8(ascii: ".") {
+                guard i + 1 < b.count, isStart(b[i + 1]) || isDigit(b[i + 1]) else { return false }
+                i += 1
+            } else {
+                return false
+            }
+        }
+        return !keywords.contains(s)
+    }
+
+    private static func isStart(_ c: UInt8) -> Bool {
+        (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == UInt8(ascii: "_")
+    }
+
+    private static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+
+    /// A quoted string literal.
+    public static func quoted(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "{": out += "\\{"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+
+    /// A name, bare or quoted.
+    public static func name(_ s: String) -> String { isPlainName(s) ? s : quoted(s) }
+
+    static func ref(_ r: InterfaceRef) -> String {
+        (r.namespace.map { name($0.value) + ":" } ?? "") + name(r.name.value)
+    }
+
+    static func mtu(_ m: Located<Int>?) -> String { m.map { " mtu \($0.value)" } ?? "" }
+
+    static func lines(_ d: Declaration) -> [String] {
+        switch d {
+        case .namespace(let n, let placed):
+            return ["ns \(name(n.value))" + (placed.isEmpty ? "" : " < " + placed.map(ref).joined(separator: " ") + " >")]
+        case .veth(let a, let b, let m):
+            return ["veth \(ref(a)) <-> \(ref(b))\(mtu(m))"]
+        case .bridge(let br, let ports, let m):
+            let list = ports.isEmpty ? "< >" : "< " + ports.map(ref).joined(separator: " ") + " >"
+            return ["bridge \(ref(br)) \(list)\(mtu(m))"]
+        case .dummy(let r, let m):
+            return ["dummy \(ref(r))"] + (m.map { ["mtu \(ref(r)) \($0.value)"] } ?? [])
+        case .address(let r, let ps):
+            return ["addr \(ref(r)) " + ps.map { $0.value.description }.joined(separator: ", ")]
+        case .linkState(let refs, let up):
+            return ["\(up ? "up" : "down") " + refs.map(ref).joined(separator: " ")]
+        case .mtu(let r, let m):
+            return ["mtu \(ref(r)) \(m.value)"]
+        case .route(let ns, let dest, let via, let dev, let metric):
+            var s = "route \(name(ns.value)) "
+            switch dest.value {
+            case .default: s += "default"
+            case .prefix(let p): s += p.description
+            }
+            if let via { s += " via \(via.value)" }
+            if let dev { s += " dev \(ref(dev))" }
+            if let metric { s += " metric \(metric.value)" }
+            return [s]
+        case .forward(let ns):
+            return ["forward \(name(ns.value))"]
+        case .sysctl(let ns, let key, let value):
+            let v = value.value
+            let plainValue = !v.isEmpty && (v.utf8.allSatisfy { isDigit($0) } || isPlainName(v))
+            return ["sysctl \(name(ns.value)) \(name(key.value)) = \(plainValue ? v : quoted(v))"]
+        case .ping(let ns, let a, let count):
+            return ["ping \(name(ns.value)) \(a.value)" + (count.map { " count \($0.value)" } ?? "")]
+        case .exec(let ns, let command):
+            return ["exec \(name(ns.value)) \(quoted(command.value))"]
+        }
+    }
+}

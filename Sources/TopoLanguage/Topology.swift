@@ -1,0 +1,148 @@
+/// The checked model of a script: what should exist once the plan has run.
+///
+/// Every element keeps the range of the statement that declared it, so the planner can hand
+/// each operation the source position that caused it. Collections keep script order of first
+/// declaration (the planner's order inside each phase).
+public struct Topology: Hashable, Sendable {
+    /// A named network namespace declared with `ns`. `host` is never one of these.
+    public struct Namespace: Hashable, Sendable {
+        public var name: String
+        /// The `ns` statement that first declared it.
+        public var range: SourceRange
+        public init(name: String, range: SourceRange) {
+            self.name = name
+            self.range = range
+        }
+    }
+
+    /// What kind of link an interface is.
+    public enum InterfaceKind: String, Hashable, Sendable, CaseIterable {
+        case veth, bridge, dummy
+        /// `lo`: exists in every namespace, never created.
+        case loopback
+    }
+
+    /// One interface, by namespace and name.
+    public struct Interface: Hashable, Sendable {
+        public var id: LinkID
+        public var kind: InterfaceKind
+        /// The other end of a veth pair.
+        public var peer: LinkID?
+        /// The bridge (in the same namespace) this interface is a port of.
+        public var master: String?
+        /// The bridge statement that made it a port.
+        public var masterRange: SourceRange?
+        public var mtu: Int?
+        /// The statement that set the MTU.
+        public var mtuRange: SourceRange?
+        /// Administrative state; every declared interface is up unless declared `down`.
+        public var up: Bool
+        /// The `up`/`down` statement that set the state explicitly (nil: the default).
+        public var stateRange: SourceRange?
+        /// The statement that first declared the interface (for `lo`: the `ns` statement or first reference).
+        public var range: SourceRange
+
+        public init(id: LinkID, kind: InterfaceKind, peer: LinkID? = nil, master: String? = nil,
+                    masterRange: SourceRange? = nil, mtu: Int? = nil, mtuRange: SourceRange? = nil,
+                    up: Bool = true, stateRange: SourceRange? = nil, range: SourceRange) {
+            self.id = id
+            self.kind = kind
+            self.peer = peer
+            self.master = master
+            self.masterRange = masterRange
+            self.mtu = mtu
+            self.mtuRange = mtuRange
+            self.up = up
+            self.stateRange = stateRange
+            self.range = range
+        }
+    }
+
+    /// An address on an interface (`addr IF PREFIX`).
+    public struct Address: Hashable, Sendable {
+        public var interface: LinkID
+        public var prefix: IPPrefix
+        public var range: SourceRange
+        public init(interface: LinkID, prefix: IPPrefix, range: SourceRange) {
+            self.interface = interface
+            self.prefix = prefix
+            self.range = range
+        }
+    }
+
+    /// A route in a namespace's main table.
+    public struct Route: Hashable, Sendable {
+        public var namespace: String
+        public var spec: RouteSpec
+        public var range: SourceRange
+        public init(namespace: String, spec: RouteSpec, range: SourceRange) {
+            self.namespace = namespace
+            self.spec = spec
+            self.range = range
+        }
+    }
+
+    /// A sysctl inside a namespace (`forward NS` gives two of these).
+    public struct Sysctl: Hashable, Sendable {
+        public var namespace: String
+        public var key: String
+        public var value: String
+        public var range: SourceRange
+        public init(namespace: String, key: String, value: String, range: SourceRange) {
+            self.namespace = namespace
+            self.key = key
+            self.value = value
+            self.range = range
+        }
+    }
+
+    /// A post-apply action, in script order.
+    public struct Action: Hashable, Sendable {
+        public enum Kind: Hashable, Sendable {
+            case ping(address: IPAddress, count: Int)
+            case exec(command: String)
+        }
+        public var namespace: String
+        public var kind: Kind
+        public var range: SourceRange
+        public init(namespace: String, kind: Kind, range: SourceRange) {
+            self.namespace = namespace
+            self.kind = kind
+            self.range = range
+        }
+    }
+
+    /// Declared namespaces, in order of first declaration.
+    public var namespaces: [Namespace]
+    /// All interfaces, in order of first declaration (`lo` of each declared namespace included).
+    public var interfaces: [Interface]
+    /// Addresses in script order, without duplicates.
+    public var addresses: [Address]
+    public var routes: [Route]
+    public var sysctls: [Sysctl]
+    public var actions: [Action]
+
+    public init(namespaces: [Namespace] = [], interfaces: [Interface] = [], addresses: [Address] = [],
+                routes: [Route] = [], sysctls: [Sysctl] = [], actions: [Action] = []) {
+        self.namespaces = namespaces
+        self.interfaces = interfaces
+        self.addresses = addresses
+        self.routes = routes
+        self.sysctls = sysctls
+        self.actions = actions
+    }
+
+    /// The interface with this id, if any (linear; for tests and tools, not hot paths).
+    public func interface(_ id: LinkID) -> Interface? { interfaces.first { $0.id == id } }
+}
+
+/// The checker's output: the topology (best effort when there are errors) and every diagnostic.
+public struct CheckResult: Hashable, Sendable {
+    public var topology: Topology
+    public var diagnostics: [Diagnostic]
+    public init(topology: Topology, diagnostics: [Diagnostic]) {
+        self.topology = topology
+        self.diagnostics = diagnostics
+    }
+    public var hasErrors: Bool { diagnostics.hasErrors }
+}
