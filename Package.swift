@@ -34,6 +34,7 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "CNetShim"], swiftSettings: v5),
         .testTarget(name: "TopoKernelTests", dependencies: ["TopoKernel", "TopoLanguage"], swiftSettings: v5),
         // Drives the built `topo` binary (CLI, kernel sandboxes, REPL through a pty).
-        .testTarget(name: "TopoCLITests", dependencies: ["topo", "TopoLanguage"], swiftSettings: v5),
+        .testTarget(name: "TopoCLITests", dependencies: ["topo", "TopoLanguage"], exclude: ["Fixtures"],
+                    swiftSettings: v5),
     ]
 )

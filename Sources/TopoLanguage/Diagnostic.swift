@@ -96,11 +96,13 @@ public struct DiagnosticRenderer: Sendable {
         if style == .short {
             return head + (d.help.map { " (help: \($0))" } ?? "")
         }
+        // One gutter width for the whole diagnostic, as rustc does: `  7 | text`.
+        let width = ([d.range] + d.notes.map(\.range)).map { String($0.start.line).count }.max() ?? 1
         var out = [head]
-        out += snippet(d.range, in: file, marker: "^")
+        out += snippet(d.range, in: file, marker: "^", width: width)
         for note in d.notes {
             out.append("\(file.name):\(note.range.start.line):\(note.range.start.column): \(label(.note)): \(note.message)")
-            out += snippet(note.range, in: file, marker: "-")
+            out += snippet(note.range, in: file, marker: "-", width: width)
         }
         if let help = d.help { out.append("\(paint("help", "1;36")): \(help)") }
         return out.joined(separator: "\n")
@@ -110,10 +112,11 @@ public struct DiagnosticRenderer: Sendable {
         ds.map { render($0, in: file) }.joined(separator: "\n")
     }
 
-    private func snippet(_ range: SourceRange, in file: SourceFile, marker: Character) -> [String] {
+    private func snippet(_ range: SourceRange, in file: SourceFile, marker: Character, width: Int) -> [String] {
         let lineNo = range.start.line
         let text = file.line(lineNo)
-        let gutter = String(lineNo)
+        let number = String(lineNo)
+        let gutter = "  " + String(repeating: " ", count: max(0, width - number.count)) + number
         let pad = String(repeating: " ", count: gutter.count)
         // Columns are byte columns; draw the caret under the characters they cover.
         let bytes = Array(text.utf8)

@@ -19,7 +19,10 @@ public func compile(_ file: SourceFile, limits: EvaluationLimits = .default) -> 
     diagnostics += evaluated.diagnostics
     let checked = check(evaluated.statements)
     diagnostics += checked.diagnostics
-    diagnostics.sort { ($0.range.start.offset, $0.severity != .error) < ($1.range.start.offset, $1.severity != .error) }
+    // By position; stages' own order breaks ties.
+    diagnostics = diagnostics.enumerated()
+        .sorted { ($0.element.range.start.offset, $0.offset) < ($1.element.range.start.offset, $1.offset) }
+        .map(\.element)
     let plan = diagnostics.hasErrors ? nil : makePlan(checked.topology, file: file.name)
     return Compilation(file: file, statements: evaluated.statements, topology: checked.topology,
                        plan: plan, diagnostics: diagnostics)

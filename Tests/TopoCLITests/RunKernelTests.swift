@@ -76,7 +76,8 @@ struct RunKernelTests {
         let count = plan.stdout.components(separatedBy: "\"index\"").count - 1
         try #require(count > 0)
         var script = "echo \"@@mark before\"; \(dumpStateScript)\n"
-        for k in 1...count {
+        // TOPO_FAIL_AT=k fails the k-th (0-based) kernel change of the run.
+        for k in 0..<count {
             script += """
                 echo "@@mark run\(k)"; TOPO_FAIL_AT=\(k) "$TOPO" run \(example(name)) 2>&1 || echo "exit $?"
                 echo "@@mark after\(k)"; \(dumpStateScript)
@@ -86,14 +87,14 @@ struct RunKernelTests {
         let r = try sandbox(script, timeout: 600)
         let p = parts(r.stdout)
         let before = normalizeState(p["before"] ?? "")
-        for k in 1...count {
+        for k in 0..<count {
             let out = p["run\(k)"] ?? ""
             // An index past the kernel operations (a ping) does not fail injection; the run succeeds then.
             if out.contains("exit 3") {
                 #expect(normalizeState(p["after\(k)"] ?? "") == before, "rollback after a failure at \(k) left changes")
             }
         }
-        #expect((p["run1"] ?? "").contains("exit 3"), "failure injection at 1 must fail the run")
+        #expect((p["run0"] ?? "").contains("exit 3"), "failure injection at 0 must fail the run")
     }
 
     /// `topo show` prints the live topology as a script; running that script in a fresh
