@@ -71,8 +71,50 @@ private let sigintHandler: @convention(c) (Int32) -> Void = { _ in
     errno = saved
 }
 
+/// Set by the Ctrl-C key function: the line being finished is abandoned, not accepted.
+private nonisolated(unsafe) var abandonRequested = false
+
+/// Readline's key reader, replaced so a SIGINT (a byte on the self-pipe) reaches readline as the
+/// Ctrl-C key even while readline itself is waiting for input (its own getc would block again).
+private let interruptibleGetc: @convention(c) (UnsafeMutablePointer<FILE>?) -> Int32 = { stream in
+    let fd = stream.map { fileno($0) } ?? STDIN_FILENO
+    while true {
+        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: interruptPipe.read, events: Int16(POLLIN), revents: 0)]
+        let n = poll(&fds, 2, -1)
+        if drainInterruptPipe() { return 3 }                 // Ctrl-C
+        if n < 0 { if errno == EINTR { continue }; return EOF }
+        if fds[0].revents != 0 {
+            var c: UInt8 = 0
+            let r = Glibc.read(fd, &c, 1)
+            if r == 1 { return Int32(c) }
+            if r < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+            return EOF
+        }
+    }
+}
+
+private func drainInterruptPipe() -> Bool {
+    var byte: UInt8 = 0, any = false
+    while Glibc.read(interruptPipe.read, &byte, 1) == 1 { any = true }
+    return any
+}
+
+/// Bound to Ctrl-C: finish the current line as "abandoned".
+private let abandonLine: @convention(c) (Int32, Int32) -> Int32 = { _, _ in
+    abandonRequested = true
+    rl_done = 1
+    return 0
+}
+
 private let lineHandler: @convention(c) (UnsafeMutablePointer<CChar>?) -> Void = { text in
-    if let text {
+    if abandonRequested {
+        abandonRequested = false
+        free(text)
+        lineResult = .interrupted
+        fputs("^C\n", stdout)
+        fflush(stdout)
+    } else if let text {
         lineResult = .line(String(cString: text))
         free(text)
     } else {
@@ -131,6 +173,8 @@ final class ReadlineLineSource: ReplLineSource {
         rl_readline_name = UnsafePointer(strdup("topo"))
         rl_catch_signals = 0                    // our SIGINT handler decides what Ctrl-C means
         rl_attempted_completion_function = attemptedCompletion
+        rl_getc_function = interruptibleGetc
+        rl_bind_key(3, abandonLine)
         // `:` is not a word break, so `ns0:ve` completes as one word (`NS:IF`); the completer
         // returns whole `ns0:veth0` matches.
         rl_completer_word_break_characters = UnsafePointer(strdup(" \t\n\"'<>;{}[](),="))
