@@ -45,6 +45,13 @@ struct ReplPtyTests {
         pty.type("\u{15}:show la\t\r")        // Ctrl-U clears the line first
         #expect(pty.expect("lab: veth0"), "got: \(pty.unread)")
         #expect(pty.expect("topo> "))   // wait for the prompt: keys typed before it are type-ahead
+        // File names after :load.
+        try writeWholeFile(dir + "/lab-file.topo", "ns fromfile\n")
+        pty.type(":load \(dir)/lab-f\t")
+        #expect(pty.expect("lab-file.topo"), "got: \(pty.unread)")
+        pty.type("\r")
+        #expect(pty.expect("ok #5"), "got: \(pty.unread)")
+        #expect(pty.expect("topo> "))
         pty.type(":plan\r")
         #expect(pty.expect("3. addr lab:veth0 10.0.0.1/24"), "got: \(pty.unread)")
         #expect(pty.expect("4. up uplink"), "got: \(pty.unread)")

@@ -122,6 +122,15 @@ struct ReplUnitTests {
         #expect(Self.complete(marked) == expected, "\(marked)")
     }
 
+    @Test func liveNamespacesAreTheEntriesOfTheNetnsDirectory() throws {
+        let dir = try makeTempDirectory()
+        defer { removeTree(dir) }
+        try writeWholeFile(dir + "/red", "")
+        try writeWholeFile(dir + "/blue", "")
+        #expect(ReplCompleter.liveNamespaces(directory: dir) == ["blue", "red"])
+        #expect(ReplCompleter.liveNamespaces(directory: dir + "/missing") == [])
+    }
+
     @Test func noMetaCommandsInsideABlock() {
         #expect(Self.complete(":s|", continuing: true) == .words([]))
     }
