@@ -91,9 +91,13 @@ final class ReplSession {
                 return
             case .interrupted:
                 pending.removeAll()
-            case let .line(line):
-                source.remember(line)
-                if handle(line) == .quit { return }
+            case let .line(text):
+                // A bracketed paste can bring several lines at once: take them one by one, so
+                // a pasted session behaves exactly like a typed (or piped) one.
+                for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+                    source.remember(line)
+                    if handle(line) == .quit { return }
+                }
             }
         }
     }

@@ -159,3 +159,49 @@ struct ReplUnitTests {
         #expect(replHistoryPath(environment: env) == path)
     }
 }
+
+/// Feeds scripted reads to a `ReplSession`.
+final class ScriptedLineSource: ReplLineSource {
+    var reads: [ReplLine]
+    var remembered: [String] = []
+    var continuationFlags: [Bool] = []
+    init(_ reads: [ReplLine]) { self.reads = reads }
+    func read(continuing: Bool) -> ReplLine {
+        continuationFlags.append(continuing)
+        return reads.isEmpty ? .endOfInput : reads.removeFirst()
+    }
+    func remember(_ line: String) { remembered.append(line) }
+    func close() {}
+}
+
+@Suite("REPL session loop")
+struct ReplSessionTests {
+    @Test func aPasteOfSeveralLinesIsTakenLineByLine() {
+        let engine = FakeReplEngine()
+        let source = ScriptedLineSource([.line("ns a\nfor i in 1..2 {\n ns h{i}\n}"), .line(":undo"), .endOfInput])
+        let session = ReplSession(engine: engine, interactive: true)
+        session.run(source)
+        #expect(engine.statements == ["ns a"])          // the block was submitted once, then undone
+        #expect(source.remembered == ["ns a", "for i in 1..2 {", " ns h{i}", "}", ":undo"])
+        #expect(!session.failed)
+    }
+
+    @Test func ctrlCDropsThePendingBlockAndAskedForTheContinuationPrompt() {
+        let engine = FakeReplEngine()
+        let source = ScriptedLineSource([.line("for i in 1..2 {"), .line("ns h{i}"), .interrupted, .line("ns z"), .endOfInput])
+        let session = ReplSession(engine: engine, interactive: true)
+        session.run(source)
+        #expect(engine.statements == ["ns z"])
+        #expect(source.continuationFlags == [false, true, true, false, false])
+    }
+
+    @Test func quitStopsReadingAndAFailureIsRemembered() {
+        let engine = FakeReplEngine()
+        let source = ScriptedLineSource([.line("bad"), .line(":quit"), .line("ns never")])
+        let session = ReplSession(engine: engine, interactive: false)
+        session.run(source)
+        #expect(session.failed)
+        #expect(engine.statements.isEmpty)
+        #expect(source.reads == [.line("ns never")])
+    }
+}
