@@ -122,6 +122,12 @@ func showCommand(format: ShowFormat, namespaces: [String]) throws -> Int32 {
 }
 
 func replCommand(file: String?, dryRun: Bool, allowExec: Bool) -> Int32 {
-    printError("topo: repl is not available yet")
-    return Exit.kernel
+    let env = replProcessEnvironment()
+    // TOPO_REPL_FAKE_ENGINE=1: the recording engine of the pty tests (no kernel).
+    let engine: ReplEngine = FakeReplEngine.fromEnvironment(env)
+        ?? ReplLiveEngine(dryRun: dryRun, allowExec: allowExec, color: isatty(2) != 0 && env["NO_COLOR"] == nil)
+    if !dryRun, FakeReplEngine.fromEnvironment(env) == nil, let code = requirePrivileges("repl (use --dry-run to plan only)") {
+        return code
+    }
+    return runRepl(ReplOptions(file: file, dryRun: dryRun), engine: engine)
 }

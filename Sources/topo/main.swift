@@ -20,7 +20,7 @@ struct Topo: ParsableCommand {
             their addresses and routes. topo checks it, compiles it to an ordered plan of kernel
             operations, and applies the plan through rtnetlink. Use `-` as FILE for standard input.
             """,
-        subcommands: [RunCommand.self, PlanCommand.self, CheckCommand.self, DestroyCommand.self, ShowCommand.self, ReplCommand.self]
+        subcommands: [RunCommand.self, PlanCommand.self, CheckCommand.self, DestroyCommand.self, ShowCommand.self, ReplSubcommand.self]
     )
 }
 
@@ -157,7 +157,7 @@ struct ShowCommand: ParsableCommand {
 
 enum ShowFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
-struct ReplCommand: ParsableCommand {
+struct ReplSubcommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repl",
         abstract: "The interactive shell: each statement is checked and applied as you type it.")
