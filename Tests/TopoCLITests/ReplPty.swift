@@ -199,7 +199,9 @@ final class PtySession {
     private var searchFrom: String.Index?
     private var exited: Int32??
 
-    init(arguments: [String], environment: [String: String]) throws {
+    /// Spawns `topo ARGUMENTS…` on a new pty; with `executable`, spawns that program with
+    /// `arguments` instead (e.g. `unshare … bash -c '… topo repl'` for a sandboxed session).
+    init(arguments: [String], environment: [String: String], executable: String? = nil) throws {
         let m = c_posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)
         var name = [CChar](repeating: 0, count: 128)
         guard m >= 0, c_grantpt(m) == 0, c_unlockpt(m) == 0, c_ptsname_r(m, &name, name.count) == 0 else {
@@ -208,13 +210,14 @@ final class PtySession {
         }
         let slave = String(cString: name)
         master = m
-        let binary = topoBinaryPath()
-        guard access(binary, X_OK) == 0 else { close(m); throw HarnessError("no topo binary at \(binary)") }
+        let binary = executable ?? topoBinaryPath()
+        guard access(binary, X_OK) == 0 else { close(m); throw HarnessError("no executable at \(binary)") }
         let env = childEnvironment(environment.merging(["TERM": "dumb", "INPUTRC": "/dev/null"]) { a, _ in a })
         do {
             // A new session, then opening the slave makes it the controlling terminal, so
             // Ctrl-C typed on the master becomes a SIGINT for topo.
-            pid = try spawn(binary, ["topo"] + arguments, env: env, sessionLeader: true) { fa in
+            pid = try spawn(binary, executable == nil ? ["topo"] + arguments : [binary] + arguments,
+                            env: env, sessionLeader: true) { fa in
                 posix_spawn_file_actions_addopen(&fa, 0, slave, O_RDWR, 0)
                 posix_spawn_file_actions_adddup2(&fa, 0, 1)
                 posix_spawn_file_actions_adddup2(&fa, 0, 2)

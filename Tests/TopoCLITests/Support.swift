@@ -52,12 +52,13 @@ func runProcess(_ argv: [String], stdin: String? = nil, cwd: URL = packageRoot,
     if let stdin { inPipe.fileHandleForWriting.write(stdin.data(using: .utf8)!) }
     try? inPipe.fileHandleForWriting.close()
     // Read both pipes concurrently so a chatty child cannot block.
-    var outData = Data(), errData = Data()
+    final class Box: @unchecked Sendable { var data = Data() }
+    let outBox = Box(), errBox = Box()
     let group = DispatchGroup()
     group.enter()
-    DispatchQueue.global().async { outData = outPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    DispatchQueue.global().async { outBox.data = outPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
     group.enter()
-    DispatchQueue.global().async { errData = errPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    DispatchQueue.global().async { errBox.data = errPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
     let deadline = Date().addingTimeInterval(timeout)
     while p.isRunning && Date() < deadline { usleep(2000) }
     if p.isRunning {
@@ -67,8 +68,8 @@ func runProcess(_ argv: [String], stdin: String? = nil, cwd: URL = packageRoot,
     p.waitUntilExit()
     group.wait()
     return ProcessResult(status: p.terminationStatus,
-                         stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+                         stdout: String(decoding: outBox.data, as: UTF8.self),
+                         stderr: String(decoding: errBox.data, as: UTF8.self))
 }
 
 /// Runs `topo ARGS…` from the package root.
