@@ -17,7 +17,9 @@ public struct ApplyOptions: Sendable {
     /// Test hook: make the k-th (0-based, in execution order) kernel change fail as if the kernel
     /// had refused it with EPERM. Defaults to the environment variable `TOPO_FAIL_AT`.
     public var failAt: Int?
-    /// Seconds to wait for each ping answer.
+    /// Seconds a `ping` action waits for its first answer (echo requests are resent every
+    /// 200 ms meanwhile, as a fresh link's carrier and the first ARP/ND may lag); each further
+    /// answer wanted (`count`) adds 200 ms.
     public var pingTimeout: Double
     /// Run the `ping`/`exec` actions after the changes (default true).
     public var runActions: Bool
@@ -27,7 +29,7 @@ public struct ApplyOptions: Sendable {
 
     public init(stateKey: String? = nil, scriptPath: String = "",
                 stateDirectory: String = StateStore.defaultDirectory, allowExec: Bool = false,
-                failAt: Int? = ApplyOptions.environmentFailAt(), pingTimeout: Double = 1,
+                failAt: Int? = ApplyOptions.environmentFailAt(), pingTimeout: Double = 5,
                 runActions: Bool = true, linkGroup: UInt32? = nil) {
         self.stateKey = stateKey
         self.scriptPath = scriptPath

@@ -204,8 +204,9 @@ public protocol KernelBackend: AnyObject {
     /// Deletes every link of `group` in the namespace in one request. No such link is not an error.
     func deleteLinks(group: UInt32, in namespace: String) throws
 
-    /// Sends `count` ICMP echo requests (v4 or v6) from inside the namespace, waiting at most
-    /// `timeout` seconds for each answer.
+    /// ICMP echo (v4 or v6) from inside the namespace until `count` requests are answered or
+    /// the time is up (`timeout` seconds for the first answer; a backend may resend meanwhile).
+    /// `sent` counts the requests sent, `received` the distinct ones answered.
     func ping(from namespace: String, to address: IPAddress, count: Int, timeout: Double) throws -> PingResult
     /// Runs `sh -c command` inside the namespace.
     func exec(in namespace: String, command: String) throws -> ExecResult

@@ -108,7 +108,8 @@ public struct LiveTopology: Hashable, Sendable {
                     let dest: RouteDestination = r.isDefault ? .default : .prefix(r.destination)
                     let metric = r.metric.flatMap { $0 == normMetric(RouteSpec(destination: r.destination)) ? nil : $0 }
                     out.append(.route(namespace: loc(ns), destination: loc(dest), via: r.gateway.map { loc($0) },
-                                      dev: r.device.map { ref(ns, $0) }, metric: metric.map { loc($0) }))
+                                      dev: routeNeedsDevice(r, st) ? r.device.map { ref(ns, $0) } : nil,
+                                      metric: metric.map { loc($0) }))
                 }
                 if let f = st.sysctls["net.ipv4.ip_forward"], normSysctl(f) == "1" {
                     out.append(.forward(loc(ns)))
@@ -166,6 +167,16 @@ public struct LiveTopology: Hashable, Sendable {
         let host = state[hostNamespace].map { links($0) } ?? "[]"
         return "{\"namespaces\":[\(parts.joined(separator: ","))],\"host\":{\"links\":\(host)}}"
     }
+}
+
+/// False when the kernel would pick the route's device by itself: the gateway lies in a
+/// connected network of that device and of no other device (a link-local gateway always
+/// needs its device; a route without gateway always names it).
+func routeNeedsDevice(_ r: RouteSpec, _ st: LiveNamespace) -> Bool {
+    guard let dev = r.device else { return false }
+    guard let gw = r.gateway, !isLinkLocal(IPPrefix(address: gw, length: 128)) else { return true }
+    let on = Set(st.addresses.filter { $0.prefix.family == gw.family && $0.prefix.contains(gw) }.map(\.link))
+    return on != [dev]
 }
 
 /// `fe80::/10`.
