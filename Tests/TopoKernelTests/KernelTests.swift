@@ -54,7 +54,7 @@ extension String {
 @Suite(.serialized, .enabled(if: kernelTestsEnabled, "needs root: runs in an unshare --net --mount sandbox"))
 struct KernelTests {
     @Test func vethPairPingRerunDestroy() throws {
-        withKnownIssue("KNOWN BROKEN: creating a named namespace from the sandbox thread fails with ENOENT (NamedNamespaces.create inside an unshared mount namespace); not yet diagnosed", isIntermittent: true) {
+        do {
             let sb = try Sandbox()
             let dir = tempDir()
             defer { cleanup(dir) }
@@ -72,7 +72,7 @@ struct KernelTests {
     }
 
     @Test func conflictLeavesStateUnchanged() throws {
-        withKnownIssue("KNOWN BROKEN: creating a named namespace from the sandbox thread fails with ENOENT (NamedNamespaces.create inside an unshared mount namespace); not yet diagnosed", isIntermittent: true) {
+        do {
             let sb = try Sandbox()
             _ = try sb.ip("netns", "add", "ns0")
             _ = try sb.ip("-n", "ns0", "link", "add", "veth0", "type", "bridge")
@@ -83,7 +83,7 @@ struct KernelTests {
     }
 
     @Test func injectedFailureRollsBackToTheExactPriorState() throws {
-        withKnownIssue("KNOWN BROKEN: creating a named namespace from the sandbox thread fails with ENOENT (NamedNamespaces.create inside an unshared mount namespace); not yet diagnosed", isIntermittent: true) {
+        do {
             let sb = try Sandbox()
             let plan = Plan(file: "b.topo", steps: mixedPlan.steps.filter {
                 // The sandbox has no `pre` namespace objects; keep host/h1/h2 steps.
