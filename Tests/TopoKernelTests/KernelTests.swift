@@ -101,6 +101,47 @@ struct KernelTests {
     }
 }
 
+/// a -- r1 -- r2 -- b: every namespace's first veth has ifindex 2, so ifindexes collide across
+/// namespaces and each namespace numbers the others with its own nsids.
+let chainPlan: Plan = {
+    var steps: [PlanStep] = []
+    for n in ["a", "r1", "r2", "b"] { steps.append(PlanStep(.addNamespace(n), at: line(1))) }
+    let pairs = [(LinkID("a", "eth0"), LinkID("r1", "eth0")), (LinkID("r1", "eth1"), LinkID("r2", "eth0")),
+                 (LinkID("r2", "eth1"), LinkID("b", "eth0"))]
+    for (x, y) in pairs { steps.append(PlanStep(.addVeth(x, peer: y), at: line(2))) }
+    for (x, y) in pairs { steps += [PlanStep(.setUp(x), at: line(2)), PlanStep(.setUp(y), at: line(2))] }
+    for (i, (x, y)) in pairs.enumerated() {
+        steps.append(PlanStep(.addAddress(x, pfx("10.9.\(i + 1).1/24")), at: line(3)))
+        steps.append(PlanStep(.addAddress(y, pfx("10.9.\(i + 1).254/24")), at: line(3)))
+    }
+    return Plan(file: "chain.topo", steps: steps)
+}()
+
+@Suite(.serialized, .enabled(if: kernelTestsEnabled, "needs root: runs in an unshare --net --mount sandbox"))
+struct PeerResolutionKernelTests {
+    @Test func vethPeersResolveAcrossNamespacesWithCollidingIfindexes() throws {
+        let sb = try Sandbox()
+        let ex = Executor(backend: sb.backend)
+        #expect(try ex.apply(chainPlan, options: ApplyOptions(failAt: nil)).changes == chainPlan.steps.count)
+        let names = ["a", "r1", "r2", "b"]
+        let st = try sb.backend.readState(of: ["host"] + names, sysctls: [:])
+        #expect(st["a"]?.link("eth0")?.peer == LinkID("r1", "eth0"))
+        #expect(st["r1"]?.link("eth0")?.peer == LinkID("a", "eth0"))
+        #expect(st["r1"]?.link("eth1")?.peer == LinkID("r2", "eth0"))
+        #expect(st["r2"]?.link("eth0")?.peer == LinkID("r1", "eth1"))
+        #expect(st["r2"]?.link("eth1")?.peer == LinkID("b", "eth0"))
+        #expect(st["b"]?.link("eth0")?.peer == LinkID("r2", "eth1"))
+        // The indexes really do collide (else this test would prove nothing).
+        #expect(Set(names.compactMap { st[$0]?.link("eth0")?.index }).count == 1)
+        // Reading only one side leaves the peer unknown rather than guessing.
+        #expect(try sb.backend.readState(of: ["r1", "b"], sysctls: [:])["r1"]?.link("eth1")?.peer == nil)
+        #expect(try ex.apply(chainPlan, options: ApplyOptions(failAt: nil)).changes == 0)
+        let shown = try ex.show().declarations()
+        #expect(shown.filter { if case .address = $0 { return true }; return false }.count == 6)
+        #expect(shown.filter { if case .veth = $0 { return true }; return false }.count == 3)
+    }
+}
+
 extension TopoLanguage.Operation {
     var namespaceNames: [String] {
         if case .addVeth(let a, let b) = self { return [a.namespace, b.namespace] }
