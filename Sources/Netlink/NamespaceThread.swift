@@ -111,29 +111,40 @@ public final class NamespaceThread: @unchecked Sendable {
         try run(inNamespace: namespace) { try NetlinkSocket() }
     }
 
-    /// Makes a new network namespace and bind-mounts it on `path` (an existing file):
-    /// `unshare(CLONE_NEWNET)`, bind `/proc/thread-self/ns/net`, `setns` home.
-    func createNamespace(boundTo path: String) throws {
+    /// Makes a new network namespace and bind-mounts it on `path`, all in one trip to the
+    /// thread: `prepare()` (in the home namespace, e.g. create the file), `unshare(CLONE_NEWNET)`,
+    /// bind `/proc/thread-self/ns/net` onto `path`, `inside()` while still in the new namespace
+    /// (e.g. open a socket or an fd there, saving a later `setns` round trip), `setns` home.
+    /// The caller removes the file if this throws.
+    func createNamespace<T>(boundTo path: String, prepare: () throws -> Void, inside body: () throws -> T) throws -> T {
         try callLock.locked {
             try ensureWorker()
-            var failure: Error? = nil
+            var result: Result<T, Error>!
             let homeFD = home.fd
             let w = worker
-            w.perform {
-                do {
-                    try syscallChecked("unshare(CLONE_NEWNET)") { topo_unshare(TOPO_CLONE_NEWNET) }
-                } catch { failure = error; return }
-                do {
-                    try syscallChecked("mount(bind \(path))") {
-                        mount("/proc/thread-self/ns/net", path, "none", UInt(MS_BIND), nil)
+            withoutActuallyEscaping(prepare) { prepare in
+                withoutActuallyEscaping(body) { body in
+                    w.perform {
+                        do { try prepare() } catch { result = .failure(error); return }
+                        do {
+                            try syscallChecked("unshare(CLONE_NEWNET)") { topo_unshare(TOPO_CLONE_NEWNET) }
+                        } catch { result = .failure(error); return }
+                        var r: Result<T, Error>
+                        do {
+                            try syscallChecked("mount(bind \(path))") {
+                                mount("/proc/thread-self/ns/net", path, "none", UInt(MS_BIND), nil)
+                            }
+                            r = Result { try body() }
+                        } catch { r = .failure(error) }
+                        if topo_setns(homeFD, TOPO_CLONE_NEWNET) != 0 {
+                            w.retired = true
+                            if case .success = r { r = .failure(NetlinkError.system(call: "setns(home)", errno: Glibc.errno)) }
+                        }
+                        result = r
                     }
-                } catch { failure = error }
-                if topo_setns(homeFD, TOPO_CLONE_NEWNET) != 0 {
-                    w.retired = true
-                    if failure == nil { failure = NetlinkError.system(call: "setns(home)", errno: Glibc.errno) }
                 }
             }
-            if let failure { throw failure }
+            return try result.get()
         }
     }
 

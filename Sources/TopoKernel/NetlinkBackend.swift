@@ -149,9 +149,19 @@ public final class NetlinkBackend: KernelBackend {
         var results = [Result<Void, KernelError>?](repeating: nil, count: ops.count)
         var requests: [Request] = []
         var slots: [Int] = []
+        func flush() {
+            guard !requests.isEmpty else { return }
+            for (slot, r) in zip(slots, s.executeBatch(requests)) {
+                results[slot] = r.mapError { kernelError($0) }
+            }
+            requests = []
+            slots = []
+        }
         for (i, op) in ops.enumerated() {
             if case .setSysctl(let k, let v) = op {
-                // Sysctls are file writes on the namespace thread, not netlink requests.
+                // Sysctls are file writes on the namespace thread, not netlink requests; the
+                // requests before it go first, keeping the order.
+                flush()
                 do {
                     try thread.writeSysctl(key: k, value: v, inNamespace: try fd(ns).fd)
                     results[i] = .success(())
@@ -165,12 +175,64 @@ public final class NetlinkBackend: KernelBackend {
                 results[i] = .failure(kernelError(error))
             }
         }
-        if !requests.isEmpty {
-            for (slot, r) in zip(slots, s.executeBatch(requests)) {
-                results[slot] = r.mapError { kernelError($0) }
+        flush()
+        return results.map { $0 ?? .failure(.failure("no result")) }
+    }
+
+    /// Link creations (veth, bridge, dummy) of any namespaces go through the home socket in
+    /// one pipelined batch, each end placed by `IFLA_NET_NS_FD`; anything else goes to the
+    /// namespaces' own sockets, one batch per consecutive run of a namespace.
+    public func apply(across items: [(namespace: String, op: KernelOp)]) -> [Result<Void, KernelError>] {
+        func isCreation(_ op: KernelOp) -> Bool {
+            switch op {
+            case .addVeth, .addBridge, .addDummy: return true
+            default: return false
             }
         }
+        guard !items.isEmpty, items.allSatisfy({ isCreation($0.op) }) else { return applyConsecutive(items) }
+        let home: NetlinkSocket
+        do { home = try socket(hostNamespace) } catch {
+            return items.map { _ in .failure(kernelError(error)) }
+        }
+        var results = [Result<Void, KernelError>?](repeating: nil, count: items.count)
+        var requests: [Request] = []
+        var slots: [Int] = []
+        for (i, item) in items.enumerated() {
+            do {
+                requests.append(try creationRequest(item.op, in: item.namespace))
+                slots.append(i)
+            } catch { results[i] = .failure(kernelError(error)) }
+        }
+        if !requests.isEmpty {
+            for (slot, r) in zip(slots, home.executeBatch(requests)) { results[slot] = r.mapError { kernelError($0) } }
+        }
         return results.map { $0 ?? .failure(.failure("no result")) }
+    }
+
+    /// A link creation sent from the home namespace's socket: `IFLA_NET_NS_FD` on every end
+    /// that is not in the home namespace.
+    private func creationRequest(_ op: KernelOp, in ns: String) throws -> Request {
+        func place(_ namespace: String) throws -> [LinkAttribute] {
+            namespace == hostNamespace ? [] : [.netNamespaceFD(UInt32(try fd(namespace).fd))]
+        }
+        let create: MessageFlags = [.create, .excl]
+        switch op {
+        case .addVeth(let name, let peer, let group):
+            try validateInterfaceName(name)
+            try validateInterfaceName(peer.name)
+            let peerMessage = LinkMessage(attributes: try place(peer.namespace) + [.name(peer.name), .group(group)])
+            let m = LinkMessage(attributes: try place(ns) + [.name(name), .group(group),
+                                                             .linkInfo([.kind("veth"), .vethPeer(peerMessage)])])
+            return Request(type: MessageType.newLink, flags: create, payload: m.encoded())
+        case .addBridge(let name, let group), .addDummy(let name, let group):
+            try validateInterfaceName(name)
+            let kind: String
+            if case .addBridge = op { kind = "bridge" } else { kind = "dummy" }
+            let m = LinkMessage(attributes: try place(ns) + [.name(name), .group(group), .linkInfo([.kind(kind)])])
+            return Request(type: MessageType.newLink, flags: create, payload: m.encoded())
+        default:
+            throw KernelError.failure("not a link creation: \(op)")
+        }
     }
 
     private func request(_ op: KernelOp, in ns: String, index: [String: Int32]) throws -> Request {
@@ -223,13 +285,28 @@ public final class NetlinkBackend: KernelBackend {
         }
     }
 
+    /// Creates the namespace and, in the same trip to the namespace thread while it is inside,
+    /// opens the namespace's fd and its netlink socket for the rest of the run.
     public func createNamespace(_ name: String) throws {
-        do { try named.create(name) } catch { throw kernelError(error) }
+        do {
+            let (f, s) = try named.create(name) { () throws -> (NamespaceFD, NetlinkSocket) in
+                let f = try NamespaceFD(path: "/proc/thread-self/ns/net")
+                return (f, try NetlinkSocket())
+            }
+            fds[name] = f
+            sockets[name] = s
+        } catch { throw kernelError(error) }
     }
 
     public func deleteNamespace(_ name: String) throws {
         forget(name)
         do { try named.delete(name) } catch { throw kernelError(error) }
+    }
+
+    /// All in one trip to the namespace thread.
+    public func deleteNamespaces(_ names: [String]) -> [Result<Void, KernelError>] {
+        for n in names { forget(n) }
+        return named.delete(names).map { $0.mapError { kernelError($0) } }
     }
 
     public func deleteLinks(group: UInt32, in ns: String) throws {
