@@ -30,6 +30,9 @@ public final class NamespaceThread: @unchecked Sendable {
     private var worker: Worker
     /// The home network namespace (kept open to re-enter it in a replacement thread).
     private let home: NamespaceFD
+    /// The home mount namespace: a replacement thread re-enters it too, so a sandbox thread
+    /// (one that unshared its mount namespace) is never replaced by one outside the sandbox.
+    private let homeMount: NamespaceFD
 
     /// Starts a thread whose home is the creator's network namespace.
     public convenience init() throws { try self.init(unsharing: 0) }
@@ -39,7 +42,7 @@ public final class NamespaceThread: @unchecked Sendable {
     /// a sandbox. Threads created by closures running on it inherit that sandbox.
     public init(unsharing flags: Int32) throws {
         let w = try Worker.start()
-        var homeFD: Int32 = -1
+        var homeFD: Int32 = -1, mountFD: Int32 = -1
         var failure: Error? = nil
         w.perform {
             do {
@@ -47,14 +50,19 @@ public final class NamespaceThread: @unchecked Sendable {
                 homeFD = try syscallChecked("open(/proc/thread-self/ns/net)") {
                     open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
                 }
+                mountFD = try syscallChecked("open(/proc/thread-self/ns/mnt)") {
+                    open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC)
+                }
             } catch { failure = error }
         }
         if let failure {
+            if homeFD >= 0 { close(homeFD) }
             w.stop()
             throw failure
         }
         worker = w
         home = NamespaceFD(adopting: homeFD)
+        homeMount = NamespaceFD(adopting: mountFD)
     }
 
     deinit { worker.stop() }
@@ -154,8 +162,12 @@ public final class NamespaceThread: @unchecked Sendable {
         worker.stop()
         let w = try Worker.start()
         var ok = true
-        let homeFD = home.fd
-        w.perform { ok = topo_setns(homeFD, TOPO_CLONE_NEWNET) == 0 }
+        let homeFD = home.fd, mountFD = homeMount.fd
+        w.perform {
+            // setns(CLONE_NEWNS) needs a thread with its own fs_struct (unshare(CLONE_FS)).
+            ok = topo_unshare(TOPO_CLONE_FS) == 0 && topo_setns(mountFD, TOPO_CLONE_NEWNS) == 0
+                && topo_setns(homeFD, TOPO_CLONE_NEWNET) == 0
+        }
         guard ok else {
             w.stop()
             throw NetlinkError.system(call: "setns(home) in a replacement thread", errno: EPERM)
