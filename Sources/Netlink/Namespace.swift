@@ -60,21 +60,31 @@ public final class NamedNamespaces: @unchecked Sendable {
         }
     }
 
-    /// `ip netns add NAME`. Throws `.kernel(EEXIST)`-like `.system(errno: EEXIST)` if taken.
+    /// `ip netns add NAME`. Throws `.system(errno: EEXIST)` if the name is taken.
     public func create(_ name: String) throws {
+        try create(name) { () }
+    }
+
+    /// `ip netns add NAME`, running `body` on the namespace thread while it is still inside
+    /// the new namespace (open a socket or `/proc/thread-self/ns/net` there), all in one trip
+    /// to the thread. If anything fails, the file is removed again and nothing is left.
+    public func create<T>(_ name: String, inside body: () throws -> T) throws -> T {
         try NamedNamespaces.validate(name)
         let p = path(of: name)
-        try thread.run {
-            try prepare()
-            let fd = try syscallChecked("create \(p)") { Glibc.open(p, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0) }
-            close(fd)
-        }
+        var fileCreated = false
         do {
-            try thread.createNamespace(boundTo: p)
+            return try thread.createNamespace(boundTo: p, prepare: {
+                try prepare()
+                let fd = try syscallChecked("create \(p)") { Glibc.open(p, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0) }
+                close(fd)
+                fileCreated = true
+            }, inside: body)
         } catch {
-            _ = try? thread.run {
-                _ = umount2(p, Int32(MNT_DETACH))
-                unlink(p)
+            if fileCreated {
+                _ = try? thread.run {
+                    _ = umount2(p, Int32(MNT_DETACH))
+                    unlink(p)
+                }
             }
             throw error
         }
@@ -86,6 +96,23 @@ public final class NamedNamespaces: @unchecked Sendable {
         try NamedNamespaces.validate(name)
         let p = path(of: name)
         try thread.run { try deleteFile(name, p) }
+    }
+
+    /// `ip netns del` for several names in one trip to the namespace thread; one result per
+    /// name, in order (a failure does not stop the others).
+    public func delete(_ names: [String]) -> [Result<Void, Error>] {
+        do {
+            return try thread.run {
+                names.map { name in
+                    Result {
+                        try NamedNamespaces.validate(name)
+                        try deleteFile(name, path(of: name))
+                    }
+                }
+            }
+        } catch {
+            return names.map { _ in .failure(error) }
+        }
     }
 
     private func deleteFile(_ name: String, _ p: String) throws {

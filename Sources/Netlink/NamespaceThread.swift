@@ -30,6 +30,9 @@ public final class NamespaceThread: @unchecked Sendable {
     private var worker: Worker
     /// The home network namespace (kept open to re-enter it in a replacement thread).
     private let home: NamespaceFD
+    /// The home mount namespace: a replacement thread re-enters it too, so a sandbox thread
+    /// (one that unshared its mount namespace) is never replaced by one outside the sandbox.
+    private let homeMount: NamespaceFD
 
     /// Starts a thread whose home is the creator's network namespace.
     public convenience init() throws { try self.init(unsharing: 0) }
@@ -39,7 +42,7 @@ public final class NamespaceThread: @unchecked Sendable {
     /// a sandbox. Threads created by closures running on it inherit that sandbox.
     public init(unsharing flags: Int32) throws {
         let w = try Worker.start()
-        var homeFD: Int32 = -1
+        var homeFD: Int32 = -1, mountFD: Int32 = -1
         var failure: Error? = nil
         w.perform {
             do {
@@ -47,14 +50,19 @@ public final class NamespaceThread: @unchecked Sendable {
                 homeFD = try syscallChecked("open(/proc/thread-self/ns/net)") {
                     open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
                 }
+                mountFD = try syscallChecked("open(/proc/thread-self/ns/mnt)") {
+                    open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC)
+                }
             } catch { failure = error }
         }
         if let failure {
+            if homeFD >= 0 { close(homeFD) }
             w.stop()
             throw failure
         }
         worker = w
         home = NamespaceFD(adopting: homeFD)
+        homeMount = NamespaceFD(adopting: mountFD)
     }
 
     deinit { worker.stop() }
@@ -111,29 +119,40 @@ public final class NamespaceThread: @unchecked Sendable {
         try run(inNamespace: namespace) { try NetlinkSocket() }
     }
 
-    /// Makes a new network namespace and bind-mounts it on `path` (an existing file):
-    /// `unshare(CLONE_NEWNET)`, bind `/proc/thread-self/ns/net`, `setns` home.
-    func createNamespace(boundTo path: String) throws {
+    /// Makes a new network namespace and bind-mounts it on `path`, all in one trip to the
+    /// thread: `prepare()` (in the home namespace, e.g. create the file), `unshare(CLONE_NEWNET)`,
+    /// bind `/proc/thread-self/ns/net` onto `path`, `inside()` while still in the new namespace
+    /// (e.g. open a socket or an fd there, saving a later `setns` round trip), `setns` home.
+    /// The caller removes the file if this throws.
+    func createNamespace<T>(boundTo path: String, prepare: () throws -> Void, inside body: () throws -> T) throws -> T {
         try callLock.locked {
             try ensureWorker()
-            var failure: Error? = nil
+            var result: Result<T, Error>!
             let homeFD = home.fd
             let w = worker
-            w.perform {
-                do {
-                    try syscallChecked("unshare(CLONE_NEWNET)") { topo_unshare(TOPO_CLONE_NEWNET) }
-                } catch { failure = error; return }
-                do {
-                    try syscallChecked("mount(bind \(path))") {
-                        mount("/proc/thread-self/ns/net", path, "none", UInt(MS_BIND), nil)
+            withoutActuallyEscaping(prepare) { prepare in
+                withoutActuallyEscaping(body) { body in
+                    w.perform {
+                        do { try prepare() } catch { result = .failure(error); return }
+                        do {
+                            try syscallChecked("unshare(CLONE_NEWNET)") { topo_unshare(TOPO_CLONE_NEWNET) }
+                        } catch { result = .failure(error); return }
+                        var r: Result<T, Error>
+                        do {
+                            try syscallChecked("mount(bind \(path))") {
+                                mount("/proc/thread-self/ns/net", path, "none", UInt(MS_BIND), nil)
+                            }
+                            r = Result { try body() }
+                        } catch { r = .failure(error) }
+                        if topo_setns(homeFD, TOPO_CLONE_NEWNET) != 0 {
+                            w.retired = true
+                            if case .success = r { r = .failure(NetlinkError.system(call: "setns(home)", errno: Glibc.errno)) }
+                        }
+                        result = r
                     }
-                } catch { failure = error }
-                if topo_setns(homeFD, TOPO_CLONE_NEWNET) != 0 {
-                    w.retired = true
-                    if failure == nil { failure = NetlinkError.system(call: "setns(home)", errno: Glibc.errno) }
                 }
             }
-            if let failure { throw failure }
+            return try result.get()
         }
     }
 
@@ -143,8 +162,12 @@ public final class NamespaceThread: @unchecked Sendable {
         worker.stop()
         let w = try Worker.start()
         var ok = true
-        let homeFD = home.fd
-        w.perform { ok = topo_setns(homeFD, TOPO_CLONE_NEWNET) == 0 }
+        let homeFD = home.fd, mountFD = homeMount.fd
+        w.perform {
+            // setns(CLONE_NEWNS) needs a thread with its own fs_struct (unshare(CLONE_FS)).
+            ok = topo_unshare(TOPO_CLONE_FS) == 0 && topo_setns(mountFD, TOPO_CLONE_NEWNS) == 0
+                && topo_setns(homeFD, TOPO_CLONE_NEWNET) == 0
+        }
         guard ok else {
             w.stop()
             throw NetlinkError.system(call: "setns(home) in a replacement thread", errno: EPERM)

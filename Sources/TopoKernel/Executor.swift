@@ -17,7 +17,9 @@ public struct ApplyOptions: Sendable {
     /// Test hook: make the k-th (0-based, in execution order) kernel change fail as if the kernel
     /// had refused it with EPERM. Defaults to the environment variable `TOPO_FAIL_AT`.
     public var failAt: Int?
-    /// Seconds to wait for each ping answer.
+    /// Seconds a `ping` action waits for its first answer (echo requests are resent every
+    /// 200 ms meanwhile, as a fresh link's carrier and the first ARP/ND may lag); each further
+    /// answer wanted (`count`) adds 200 ms.
     public var pingTimeout: Double
     /// Run the `ping`/`exec` actions after the changes (default true).
     public var runActions: Bool
@@ -27,7 +29,7 @@ public struct ApplyOptions: Sendable {
 
     public init(stateKey: String? = nil, scriptPath: String = "",
                 stateDirectory: String = StateStore.defaultDirectory, allowExec: Bool = false,
-                failAt: Int? = ApplyOptions.environmentFailAt(), pingTimeout: Double = 1,
+                failAt: Int? = ApplyOptions.environmentFailAt(), pingTimeout: Double = 5,
                 runActions: Bool = true, linkGroup: UInt32? = nil) {
         self.stateKey = stateKey
         self.scriptPath = scriptPath
@@ -217,6 +219,7 @@ public final class Executor {
         }
         defer { lock?.unlock() }
 
+        let timing = PhaseTimer()
         // Live state, read once.
         let existing: Set<String>
         do { existing = Set(try backend.listNamespaces()) } catch let e as KernelError {
@@ -333,24 +336,35 @@ public final class Executor {
             throw ExecutionError(.conflict, msg, step: first, notes: Array(notes))
         }
 
-        // Execution order: consecutive steps of one phase, grouped by namespace.
-        var batches: [(namespace: String?, items: [Pending])] = []
+        // Execution order. Namespaces first (one batch per consecutive run), then the links of
+        // all namespaces in one batch (a backend may create them all through one socket), then,
+        // for the following steps, one batch per namespace holding its steps in phase order:
+        // after the links exist nothing in one namespace waits for another (masters, MTUs,
+        // up, addresses, routes and sysctls all act within their namespace), so each namespace
+        // needs one round trip instead of one per phase.
+        enum BatchKind { case namespaces, links, local(String) }
+        var batches: [(kind: BatchKind, items: [Pending])] = []
         var i = 0
         while i < pending.count {
+            let phase = pending[i].phase
             var j = i
-            while j < pending.count && pending[j].phase == pending[i].phase { j += 1 }
-            let run = pending[i..<j]
-            if pending[i].phase == 0 {
-                for p in run { batches.append((nil, [p])) }
+            if phase <= 1 {
+                while j < pending.count && pending[j].phase == phase { j += 1 }
+                batches.append((phase == 0 ? .namespaces : .links, Array(pending[i..<j])))
             } else {
+                while j < pending.count && pending[j].phase >= 2 { j += 1 }
                 var order: [String] = []
                 var byNS: [String: [Pending]] = [:]
-                for p in run {
+                for p in pending[i..<j] {
                     guard case .op(let ns, _) = p.target else { continue }
                     if byNS[ns] == nil { order.append(ns) }
                     byNS[ns, default: []].append(p)
                 }
-                for ns in order { batches.append((ns, byNS[ns] ?? [])) }
+                for ns in order {
+                    // Stable sort by phase (the plan normally lists them in phase order already).
+                    let items = (byNS[ns] ?? []).enumerated().sorted { ($0.element.phase, $0.offset) < ($1.element.phase, $1.offset) }
+                    batches.append((.local(ns), items.map(\.element)))
+                }
             }
             i = j
         }
@@ -426,40 +440,46 @@ public final class Executor {
             .refused(errno: EPERM, text: errnoText(EPERM), extack: "injected failure at operation \(k) (TOPO_FAIL_AT)")
         }
 
+        timing.mark("read state and diff")
+        var lastPhase = -1
         batchLoop: for batch in batches {
+            if let p = batch.items.first?.phase, min(p, 2) != lastPhase {
+                if lastPhase >= 0 { timing.mark("phase \(lastPhase)") }
+                lastPhase = min(p, 2)
+            }
             var items = batch.items
             var inject: Pending? = nil
             if let k = options.failAt, k >= counter, k < counter + items.count {
                 inject = items[k - counter]
                 items = Array(items[..<(k - counter)])
             }
-            if let ns = batch.namespace {
-                let pairs = items.compactMap { p -> (Pending, KernelOp)? in
-                    if case .op(_, let op) = p.target { return (p, op) }
+            func record(_ p: Pending, _ r: Result<Void, KernelError>?) {
+                switch r {
+                case .success?: succeeded(p)
+                case .failure(let e)?: if failure == nil { failure = (p.step, e) }
+                case nil: if failure == nil { failure = (p.step, .failure("no reply from the kernel")) }
+                }
+            }
+            switch batch.kind {
+            case .namespaces:
+                let names = items.compactMap { p -> String? in
+                    if case .namespace(let n) = p.target { return n }
                     return nil
                 }
-                if !pairs.isEmpty {
-                    let results = backend.apply(pairs.map { $0.1 }, in: ns)
-                    for (n, (p, _)) in pairs.enumerated() {
-                        let r: Result<Void, KernelError> = n < results.count ? results[n] : .failure(.failure("no reply from the kernel"))
-                        switch r {
-                        case .success: succeeded(p)
-                        case .failure(let e): if failure == nil { failure = (p.step, e) }
-                        }
-                    }
+                let results = names.isEmpty ? [] : backend.createNamespaces(names)
+                for (n, p) in items.enumerated() { record(p, n < results.count ? results[n] : nil) }
+            case .links, .local:
+                let pairs = items.compactMap { p -> (String, KernelOp)? in
+                    if case .op(let ns, let op) = p.target { return (ns, op) }
+                    return nil
                 }
-            } else {
-                for p in items {
-                    guard case .namespace(let n) = p.target else { continue }
-                    do {
-                        try backend.createNamespace(n)
-                        succeeded(p)
-                    } catch let e as KernelError {
-                        if failure == nil { failure = (p.step, e) }
-                    } catch {
-                        if failure == nil { failure = (p.step, .failure("\(error)")) }
-                    }
+                var results: [Result<Void, KernelError>] = []
+                if case .local(let ns) = batch.kind {
+                    if !pairs.isEmpty { results = backend.apply(pairs.map { $0.1 }, in: ns) }
+                } else if !pairs.isEmpty {
+                    results = backend.apply(across: pairs)
                 }
+                for (n, p) in items.enumerated() { record(p, n < results.count ? results[n] : nil) }
             }
             counter += items.count
             if let p = inject, failure == nil { failure = (p.step, injected(options.failAt ?? 0)) }
@@ -488,8 +508,9 @@ public final class Executor {
                     errors.append("delete links of group \(group) in `\(ns)`: \(error)")
                 }
             }
-            for n in createdNS.reversed() {
-                do { try backend.deleteNamespace(n) } catch { errors.append("delete namespace `\(n)`: \(error)") }
+            let doomed = Array(createdNS.reversed())
+            for (n, r) in zip(doomed, backend.deleteNamespaces(doomed)) {
+                if case .failure(let e) = r { errors.append("delete namespace `\(n)`: \(e)") }
             }
             return errors
         }
@@ -513,6 +534,7 @@ public final class Executor {
             }
         }
 
+        timing.mark("phase \(lastPhase), state file")
         var report = ApplyReport(executed: executed, skipped: skipped, actions: [],
                                  linkGroup: groupNamespaces.isEmpty ? nil : group)
         if options.runActions {
@@ -593,4 +615,16 @@ func routeMatches(_ live: RouteSpec, _ want: RouteSpec) -> Bool {
 
 func normSysctl(_ s: String) -> String {
     s.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).joined(separator: " ")
+}
+
+/// `TOPO_TIMING=1`: prints how long each part of `apply` took to stderr (for profiling).
+final class PhaseTimer {
+    private let enabled = getenv("TOPO_TIMING") != nil
+    private var last = monotonicNow()
+    func mark(_ what: String) {
+        guard enabled else { return }
+        let now = monotonicNow()
+        fputs("timing: \(what): \(Int(((now - last) * 1e6).rounded())) us\n", stderr)
+        last = now
+    }
 }

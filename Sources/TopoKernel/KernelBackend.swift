@@ -197,16 +197,65 @@ public protocol KernelBackend: AnyObject {
     /// that fails does not stop the ones after it.
     func apply(_ ops: [KernelOp], in namespace: String) -> [Result<Void, KernelError>]
 
+    /// Runs operations of several namespaces in the order given (a backend may send them
+    /// together, e.g. all link creations through one socket) and returns one result per item.
+    /// Like `apply(_:in:)`, a failure does not stop the items after it.
+    func apply(across items: [(namespace: String, op: KernelOp)]) -> [Result<Void, KernelError>]
+
     /// Creates a named namespace as `ip netns add` does (its `lo` starts down).
     func createNamespace(_ name: String) throws
+    /// Creates several named namespaces, one result per name, in order (a failure does not
+    /// stop the ones after it).
+    func createNamespaces(_ names: [String]) -> [Result<Void, KernelError>]
     /// Deletes a named namespace as `ip netns delete` does.
     func deleteNamespace(_ name: String) throws
+    /// Deletes several named namespaces, one result per name, in order.
+    func deleteNamespaces(_ names: [String]) -> [Result<Void, KernelError>]
     /// Deletes every link of `group` in the namespace in one request. No such link is not an error.
     func deleteLinks(group: UInt32, in namespace: String) throws
 
-    /// Sends `count` ICMP echo requests (v4 or v6) from inside the namespace, waiting at most
-    /// `timeout` seconds for each answer.
+    /// ICMP echo (v4 or v6) from inside the namespace until `count` requests are answered or
+    /// the time is up (`timeout` seconds for the first answer; a backend may resend meanwhile).
+    /// `sent` counts the requests sent, `received` the distinct ones answered.
     func ping(from namespace: String, to address: IPAddress, count: Int, timeout: Double) throws -> PingResult
     /// Runs `sh -c command` inside the namespace.
     func exec(in namespace: String, command: String) throws -> ExecResult
+}
+
+extension KernelBackend {
+    /// Consecutive items of one namespace go to `apply(_:in:)` together.
+    public func apply(across items: [(namespace: String, op: KernelOp)]) -> [Result<Void, KernelError>] {
+        applyConsecutive(items)
+    }
+
+    /// The default `apply(across:)`: consecutive items of one namespace go to `apply(_:in:)`
+    /// together.
+    public func applyConsecutive(_ items: [(namespace: String, op: KernelOp)]) -> [Result<Void, KernelError>] {
+        var out: [Result<Void, KernelError>] = []
+        var i = 0
+        while i < items.count {
+            var j = i
+            while j < items.count && items[j].namespace == items[i].namespace { j += 1 }
+            let ops = items[i..<j].map(\.op)
+            var r = apply(ops, in: items[i].namespace)
+            while r.count < ops.count { r.append(.failure(.failure("no result"))) }
+            out += r.prefix(ops.count)
+            i = j
+        }
+        return out
+    }
+
+    /// `deleteNamespace` for each name.
+    public func deleteNamespaces(_ names: [String]) -> [Result<Void, KernelError>] {
+        names.map { n in
+            Result { try deleteNamespace(n) }.mapError { $0 as? KernelError ?? .failure("\($0)") }
+        }
+    }
+
+    /// `createNamespace` for each name.
+    public func createNamespaces(_ names: [String]) -> [Result<Void, KernelError>] {
+        names.map { n in
+            Result { try createNamespace(n) }.mapError { $0 as? KernelError ?? .failure("\($0)") }
+        }
+    }
 }

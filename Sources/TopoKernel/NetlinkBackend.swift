@@ -84,27 +84,50 @@ public final class NetlinkBackend: KernelBackend {
                 }
                 out[ns] = st
             }
-            // Resolve veth peers: the other end has our index as its peer and we have its index.
-            for ns in namespaces {
-                guard let links = raw[ns] else { continue }
-                for (i, l) in links.sorted(by: { $0.index < $1.index }).enumerated() where l.kind == "veth" {
-                    guard let p = l.peerIndex else { continue }
-                    var found: [LinkID] = []
-                    for other in namespaces {
-                        if l.linkNetnsID == nil && other != ns { continue }
-                        if l.linkNetnsID != nil && other == ns { continue }
-                        for c in raw[other] ?? [] where c.kind == "veth" && c.index == p && c.peerIndex == l.index {
-                            found.append(LinkID(other, c.name))
-                        }
-                    }
-                    if found.count == 1 { out[ns]?.links[i].peer = found[0] }
-                }
-            }
+            try resolvePeers(raw, into: &out)
             return out
         } catch let e as KernelError {
             throw e
         } catch {
             throw kernelError(error)
+        }
+    }
+
+    /// Fills in each veth's `peer`. A peer in the same namespace is named by ifindex alone. One in
+    /// another namespace is named by (nsid, ifindex), where the nsid is in the id space of the
+    /// namespace that reports it and ifindexes repeat across namespaces; so a candidate (a veth
+    /// in a namespace that was read, at that ifindex, pointing back at our ifindex) is accepted
+    /// only if our namespace gives the candidate's namespace exactly that nsid (`RTM_GETNSID`).
+    private func resolvePeers(_ raw: [String: [LinkInfo]], into out: inout [String: LiveNamespace]) throws {
+        var byIndex: [String: [Int32: LinkInfo]] = [:]
+        for (ns, links) in raw {
+            byIndex[ns] = Dictionary(links.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+        var nsids: [String: [String: Int32?]] = [:]
+        func nsid(from ns: String, of other: String) throws -> Int32? {
+            if let known = nsids[ns]?[other] { return known }
+            let id = try socket(ns).namespaceID(of: try fd(other).fd)
+            nsids[ns, default: [:]][other] = .some(id)
+            return id
+        }
+        let names = raw.keys.sorted()
+        for ns in names {
+            guard var st = out[ns] else { continue }
+            for i in st.links.indices where st.links[i].kind == "veth" {
+                guard let l = byIndex[ns]?[Int32(st.links[i].index)], let p = l.peerIndex else { continue }
+                guard let id = l.linkNetnsID else {
+                    if let c = byIndex[ns]?[p], c.kind == "veth" { st.links[i].peer = LinkID(ns, c.name) }
+                    continue
+                }
+                for other in names where other != ns {
+                    guard let c = byIndex[other]?[p], c.kind == "veth", c.peerIndex == l.index, c.linkNetnsID != nil else { continue }
+                    if try nsid(from: ns, of: other) == id {
+                        st.links[i].peer = LinkID(other, c.name)
+                        break
+                    }
+                }
+            }
+            out[ns] = st
         }
     }
 
@@ -126,9 +149,19 @@ public final class NetlinkBackend: KernelBackend {
         var results = [Result<Void, KernelError>?](repeating: nil, count: ops.count)
         var requests: [Request] = []
         var slots: [Int] = []
+        func flush() {
+            guard !requests.isEmpty else { return }
+            for (slot, r) in zip(slots, s.executeBatch(requests)) {
+                results[slot] = r.mapError { kernelError($0) }
+            }
+            requests = []
+            slots = []
+        }
         for (i, op) in ops.enumerated() {
             if case .setSysctl(let k, let v) = op {
-                // Sysctls are file writes on the namespace thread, not netlink requests.
+                // Sysctls are file writes on the namespace thread, not netlink requests; the
+                // requests before it go first, keeping the order.
+                flush()
                 do {
                     try thread.writeSysctl(key: k, value: v, inNamespace: try fd(ns).fd)
                     results[i] = .success(())
@@ -142,12 +175,64 @@ public final class NetlinkBackend: KernelBackend {
                 results[i] = .failure(kernelError(error))
             }
         }
-        if !requests.isEmpty {
-            for (slot, r) in zip(slots, s.executeBatch(requests)) {
-                results[slot] = r.mapError { kernelError($0) }
+        flush()
+        return results.map { $0 ?? .failure(.failure("no result")) }
+    }
+
+    /// Link creations (veth, bridge, dummy) of any namespaces go through the home socket in
+    /// one pipelined batch, each end placed by `IFLA_NET_NS_FD`; anything else goes to the
+    /// namespaces' own sockets, one batch per consecutive run of a namespace.
+    public func apply(across items: [(namespace: String, op: KernelOp)]) -> [Result<Void, KernelError>] {
+        func isCreation(_ op: KernelOp) -> Bool {
+            switch op {
+            case .addVeth, .addBridge, .addDummy: return true
+            default: return false
             }
         }
+        guard !items.isEmpty, items.allSatisfy({ isCreation($0.op) }) else { return applyConsecutive(items) }
+        let home: NetlinkSocket
+        do { home = try socket(hostNamespace) } catch {
+            return items.map { _ in .failure(kernelError(error)) }
+        }
+        var results = [Result<Void, KernelError>?](repeating: nil, count: items.count)
+        var requests: [Request] = []
+        var slots: [Int] = []
+        for (i, item) in items.enumerated() {
+            do {
+                requests.append(try creationRequest(item.op, in: item.namespace))
+                slots.append(i)
+            } catch { results[i] = .failure(kernelError(error)) }
+        }
+        if !requests.isEmpty {
+            for (slot, r) in zip(slots, home.executeBatch(requests)) { results[slot] = r.mapError { kernelError($0) } }
+        }
         return results.map { $0 ?? .failure(.failure("no result")) }
+    }
+
+    /// A link creation sent from the home namespace's socket: `IFLA_NET_NS_FD` on every end
+    /// that is not in the home namespace.
+    private func creationRequest(_ op: KernelOp, in ns: String) throws -> Request {
+        func place(_ namespace: String) throws -> [LinkAttribute] {
+            namespace == hostNamespace ? [] : [.netNamespaceFD(UInt32(try fd(namespace).fd))]
+        }
+        let create: MessageFlags = [.create, .excl]
+        switch op {
+        case .addVeth(let name, let peer, let group):
+            try validateInterfaceName(name)
+            try validateInterfaceName(peer.name)
+            let peerMessage = LinkMessage(attributes: try place(peer.namespace) + [.name(peer.name), .group(group)])
+            let m = LinkMessage(attributes: try place(ns) + [.name(name), .group(group),
+                                                             .linkInfo([.kind("veth"), .vethPeer(peerMessage)])])
+            return Request(type: MessageType.newLink, flags: create, payload: m.encoded())
+        case .addBridge(let name, let group), .addDummy(let name, let group):
+            try validateInterfaceName(name)
+            let kind: String
+            if case .addBridge = op { kind = "bridge" } else { kind = "dummy" }
+            let m = LinkMessage(attributes: try place(ns) + [.name(name), .group(group), .linkInfo([.kind(kind)])])
+            return Request(type: MessageType.newLink, flags: create, payload: m.encoded())
+        default:
+            throw KernelError.failure("not a link creation: \(op)")
+        }
     }
 
     private func request(_ op: KernelOp, in ns: String, index: [String: Int32]) throws -> Request {
@@ -200,13 +285,28 @@ public final class NetlinkBackend: KernelBackend {
         }
     }
 
+    /// Creates the namespace and, in the same trip to the namespace thread while it is inside,
+    /// opens the namespace's fd and its netlink socket for the rest of the run.
     public func createNamespace(_ name: String) throws {
-        do { try named.create(name) } catch { throw kernelError(error) }
+        do {
+            let (f, s) = try named.create(name) { () throws -> (NamespaceFD, NetlinkSocket) in
+                let f = try NamespaceFD(path: "/proc/thread-self/ns/net")
+                return (f, try NetlinkSocket())
+            }
+            fds[name] = f
+            sockets[name] = s
+        } catch { throw kernelError(error) }
     }
 
     public func deleteNamespace(_ name: String) throws {
         forget(name)
         do { try named.delete(name) } catch { throw kernelError(error) }
+    }
+
+    /// All in one trip to the namespace thread.
+    public func deleteNamespaces(_ names: [String]) -> [Result<Void, KernelError>] {
+        for n in names { forget(n) }
+        return named.delete(names).map { $0.mapError { kernelError($0) } }
     }
 
     public func deleteLinks(group: UInt32, in ns: String) throws {
@@ -248,76 +348,135 @@ func kernelError(_ error: Error) -> KernelError {
     return .failure("\(error)")
 }
 
+/// Seconds on the monotonic clock.
+func monotonicNow() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
+
+/// An ICMP echo request: type 8 (v4) or 128 (v6), identifier, sequence, a short payload. The
+/// v4 checksum is filled in; for ICMPv6 raw sockets the kernel computes it (it covers the
+/// IPv6 pseudo-header, which only the kernel knows fully).
+func icmpEchoRequest(v6: Bool, identifier: UInt16, sequence: UInt16) -> [UInt8] {
+    var pkt: [UInt8] = [v6 ? 128 : 8, 0, 0, 0, UInt8(identifier >> 8), UInt8(identifier & 0xff),
+                        UInt8(sequence >> 8), UInt8(sequence & 0xff)]
+    pkt += Array("topo-ping".utf8)
+    if !v6 {
+        let c = internetChecksum(pkt)
+        pkt[2] = UInt8(c >> 8)
+        pkt[3] = UInt8(c & 0xff)
+    }
+    return pkt
+}
+
+/// The RFC 1071 checksum (ones' complement of the ones' complement sum of 16-bit words).
+func internetChecksum(_ bytes: [UInt8]) -> UInt16 {
+    var sum: UInt32 = 0
+    var i = 0
+    while i < bytes.count {
+        sum += UInt32(bytes[i]) << 8 | (i + 1 < bytes.count ? UInt32(bytes[i + 1]) : 0)
+        i += 2
+    }
+    while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
+    return ~UInt16(sum)
+}
+
+/// If `packet` (as a raw socket returns it: with the IPv4 header for v4, without one for v6) is
+/// an echo reply carrying `identifier`, its sequence number.
+func echoReplySequence(_ packet: ArraySlice<UInt8>, v6: Bool, identifier: UInt16) -> UInt16? {
+    let p = Array(packet)
+    var off = 0
+    if !v6 {
+        guard let first = p.first, first >> 4 == 4 else { return nil }
+        off = Int(first & 0x0f) * 4
+    }
+    guard p.count >= off + 8, p[off] == (v6 ? 129 : 0), p[off + 1] == 0 else { return nil }
+    guard UInt16(p[off + 4]) << 8 | UInt16(p[off + 5]) == identifier else { return nil }
+    return UInt16(p[off + 6]) << 8 | UInt16(p[off + 7])
+}
+
 /// ICMP echo over a raw socket, run on a thread already inside the namespace.
-private func icmpEcho(_ address: IPAddress, count: Int, timeout: Double) throws -> PingResult {
+///
+/// A fresh veth's carrier comes up asynchronously (linkwatch, up to about a second) and
+/// packets sent before are dropped; the first ARP/ND resolution may then wait for its next
+/// retry. So one request goes out every `interval` (new sequence number each) until `count`
+/// distinct ones are answered or `timeout` (plus `interval` per further answer wanted) passes.
+/// Only echo replies reach the socket (ICMP_FILTER / ICMP6_FILTER); replies are matched by
+/// identifier and by the sequence numbers sent.
+private func icmpEcho(_ address: IPAddress, count: Int, timeout: Double, interval: Double = 0.2) throws -> PingResult {
     let v6 = address.family == .ipv6
     let s = Glibc.socket(v6 ? AF_INET6 : AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
                          v6 ? Int32(IPPROTO_ICMPV6) : Int32(IPPROTO_ICMP))
     guard s >= 0 else { throw KernelError.errno(errno) }
     defer { close(s) }
+    if v6 {
+        // ICMP6_FILTER (1) at level IPPROTO_ICMPV6: a set bit blocks that type. Pass 129 only.
+        var filter = [UInt32](repeating: .max, count: 8)
+        filter[129 >> 5] &= ~(UInt32(1) << UInt32(129 & 31))
+        _ = setsockopt(s, Int32(IPPROTO_ICMPV6), 1, &filter, socklen_t(32))
+    } else {
+        // ICMP_FILTER (1) at level SOL_RAW (255): a set bit blocks that type. Pass 0 only.
+        var mask: UInt32 = ~UInt32(1)
+        _ = setsockopt(s, 255, 1, &mask, socklen_t(4))
+    }
+    var sa = sockaddr_storage()
+    let saLen: socklen_t
+    let b = address.bytes
+    if v6 {
+        saLen = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        withUnsafeMutableBytes(of: &sa) { raw in
+            raw.storeBytes(of: sa_family_t(AF_INET6), toByteOffset: 0, as: sa_family_t.self)
+            for i in 0..<16 { raw[8 + i] = b[i] }    // sin6_addr follows family, port, flowinfo
+        }
+    } else {
+        saLen = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutableBytes(of: &sa) { raw in
+            raw.storeBytes(of: sa_family_t(AF_INET), toByteOffset: 0, as: sa_family_t.self)
+            for i in 0..<4 { raw[4 + i] = b[i] }     // sin_addr follows family, port
+        }
+    }
     let ident = UInt16(truncatingIfNeeded: getpid() ^ Int32(topo_gettid()))
-    var received = 0
+    let wanted = max(1, count)
+    let start = monotonicNow()
+    let deadline = start + max(interval, timeout) + interval * Double(wanted - 1)
+    var sentSeqs: Set<UInt16> = []
+    var answered: Set<UInt16> = []
     var sent = 0
-    for seq in 1...max(1, count) {
-        var pkt: [UInt8] = [v6 ? 128 : 8, 0, 0, 0, UInt8(ident >> 8), UInt8(ident & 0xff), UInt8(seq >> 8 & 0xff), UInt8(seq & 0xff)]
-        pkt += Array("topo-ping".utf8)
-        if !v6 {
-            var sum: UInt32 = 0
-            var i = 0
-            while i < pkt.count {
-                sum += UInt32(pkt[i]) << 8 | (i + 1 < pkt.count ? UInt32(pkt[i + 1]) : 0)
-                i += 2
+    var nextSeq: UInt16 = 1
+    var nextSend = start
+    var buf = [UInt8](repeating: 0, count: 2048)
+    while answered.count < wanted {
+        var now = monotonicNow()
+        if now >= deadline { break }
+        if now >= nextSend {
+            let pkt = icmpEchoRequest(v6: v6, identifier: ident, sequence: nextSeq)
+            let n = withUnsafePointer(to: &sa) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(s, pkt, pkt.count, 0, $0, saLen) }
             }
-            while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
-            let c = ~UInt16(sum)
-            pkt[2] = UInt8(c >> 8)
-            pkt[3] = UInt8(c & 0xff)
+            if n == pkt.count {
+                sent += 1
+                sentSeqs.insert(nextSeq)
+            }   // else (e.g. ENETUNREACH, ENOBUFS): unanswered; try again next interval
+            nextSeq &+= 1
+            if nextSeq == 0 { nextSeq = 1 }
+            nextSend = now + interval
+            now = monotonicNow()
         }
-        let n: Int
-        if v6 {
-            var sa = sockaddr_in6()
-            sa.sin6_family = sa_family_t(AF_INET6)
-            let b = address.bytes
-            withUnsafeMutableBytes(of: &sa.sin6_addr) { for i in 0..<16 { $0[i] = b[i] } }
-            n = withUnsafePointer(to: &sa) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(s, pkt, pkt.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
-        } else {
-            var sa = sockaddr_in()
-            sa.sin_family = sa_family_t(AF_INET)
-            let b = address.bytes
-            withUnsafeMutableBytes(of: &sa.sin_addr) { for i in 0..<4 { $0[i] = b[i] } }
-            n = withUnsafePointer(to: &sa) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(s, pkt, pkt.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        }
-        if n < 0 { continue }   // e.g. ENETUNREACH: counts as unanswered
-        sent += 1
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let deadline = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9 + max(0.01, timeout)
-        var buf = [UInt8](repeating: 0, count: 1500)
-        waiting: while true {
-            clock_gettime(CLOCK_MONOTONIC, &now)
-            let left = deadline - (Double(now.tv_sec) + Double(now.tv_nsec) / 1e9)
-            if left <= 0 { break }
-            var pfd = pollfd(fd: s, events: Int16(POLLIN), revents: 0)
-            let r = poll(&pfd, 1, Int32(max(1, left * 1000)))
-            if r <= 0 { if r < 0 && errno == EINTR { continue }; break }
-            let got = recv(s, &buf, buf.count, 0)
-            if got <= 0 { continue }
-            var off = 0
-            if !v6 { off = Int(buf[0] & 0x0f) * 4 }
-            guard got >= off + 8 else { continue }
-            let type = buf[off], id = UInt16(buf[off + 4]) << 8 | UInt16(buf[off + 5])
-            let sq = Int(buf[off + 6]) << 8 | Int(buf[off + 7])
-            if type == (v6 ? 129 : 0) && id == ident && sq == seq & 0xffff {
-                received += 1
-                break waiting
+        let wait = min(nextSend, deadline) - now
+        var pfd = pollfd(fd: s, events: Int16(POLLIN), revents: 0)
+        let r = poll(&pfd, 1, Int32(max(1, (wait * 1000).rounded(.up))))
+        if r < 0 && errno != EINTR { throw KernelError.errno(errno) }
+        if r <= 0 { continue }
+        while true {
+            let got = recv(s, &buf, buf.count, Int32(MSG_DONTWAIT))
+            if got <= 0 { break }
+            if let sq = echoReplySequence(buf[0..<got], v6: v6, identifier: ident), sentSeqs.contains(sq) {
+                answered.insert(sq)
             }
         }
     }
-    return PingResult(sent: sent, received: received)
+    return PingResult(sent: sent, received: answered.count)
 }
 
 /// Runs argv, capturing stdout and stderr together.

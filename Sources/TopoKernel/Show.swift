@@ -99,8 +99,12 @@ public struct LiveTopology: Hashable, Sendable {
             let links = st.links.filter { shown(ns, $0) }
             let down = links.filter { !$0.up }.map { ref(ns, $0.name) }
             if !down.isEmpty { out.append(.linkState(down, up: false)) }
-            for l in links {
-                let prefixes = st.addresses.filter { $0.link == l.name && !isLinkLocal($0.prefix) }.map { loc($0.prefix) }
+            // `lo` of a named namespace: only what was added (not 127.0.0.1/8, ::1/128).
+            let loopback = ns != hostNamespace ? st.links.filter { $0.name == "lo" && $0.kind == nil } : []
+            for l in links + loopback {
+                let prefixes = st.addresses.filter {
+                    $0.link == l.name && !isLinkLocal($0.prefix) && !(l.name == "lo" && isLoopbackDefault($0.prefix))
+                }.map { loc($0.prefix) }
                 if !prefixes.isEmpty { out.append(.address(ref(ns, l.name), prefixes)) }
             }
             if ns != hostNamespace {
@@ -108,7 +112,8 @@ public struct LiveTopology: Hashable, Sendable {
                     let dest: RouteDestination = r.isDefault ? .default : .prefix(r.destination)
                     let metric = r.metric.flatMap { $0 == normMetric(RouteSpec(destination: r.destination)) ? nil : $0 }
                     out.append(.route(namespace: loc(ns), destination: loc(dest), via: r.gateway.map { loc($0) },
-                                      dev: r.device.map { ref(ns, $0) }, metric: metric.map { loc($0) }))
+                                      dev: routeNeedsDevice(r, st) ? r.device.map { ref(ns, $0) } : nil,
+                                      metric: metric.map { loc($0) }))
                 }
                 if let f = st.sysctls["net.ipv4.ip_forward"], normSysctl(f) == "1" {
                     out.append(.forward(loc(ns)))
@@ -166,6 +171,21 @@ public struct LiveTopology: Hashable, Sendable {
         let host = state[hostNamespace].map { links($0) } ?? "[]"
         return "{\"namespaces\":[\(parts.joined(separator: ","))],\"host\":{\"links\":\(host)}}"
     }
+}
+
+/// False when the kernel would pick the route's device by itself: the gateway lies in a
+/// connected network of that device and of no other device (a link-local gateway always
+/// needs its device; a route without gateway always names it).
+func routeNeedsDevice(_ r: RouteSpec, _ st: LiveNamespace) -> Bool {
+    guard let dev = r.device else { return false }
+    guard let gw = r.gateway, !isLinkLocal(IPPrefix(address: gw, length: 128)) else { return true }
+    let on = Set(st.addresses.filter { $0.prefix.family == gw.family && $0.prefix.contains(gw) }.map(\.link))
+    return on != [dev]
+}
+
+/// `127.0.0.1/8` and `::1/128`, which every `lo` has once up.
+func isLoopbackDefault(_ p: IPPrefix) -> Bool {
+    p == IPPrefix(address: .v4(0x7f00_0001), length: 8) || p == IPPrefix(address: .v6(0, 1), length: 128)
 }
 
 /// `fe80::/10`.

@@ -398,12 +398,11 @@ extension Executor {
             }
         }
         // Namespaces.
-        for n in record.namespaces.reversed() where existing.contains(n) {
-            do {
-                try backend.deleteNamespace(n)
-                report.namespaces.append(n)
-            } catch {
-                fail("delete namespace `\(n)`", error as? KernelError ?? .failure("\(error)"))
+        let doomed = record.namespaces.reversed().filter { existing.contains($0) }
+        for (n, r) in zip(doomed, backend.deleteNamespaces(doomed)) {
+            switch r {
+            case .success: report.namespaces.append(n)
+            case .failure(let e): fail("delete namespace `\(n)`", e)
             }
         }
         if let e = firstError {

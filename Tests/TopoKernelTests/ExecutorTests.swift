@@ -121,18 +121,31 @@ func changeCount(_ p: Plan) -> Int { p.steps.filter { !$0.operation.isAction }.c
         #expect(!b.calls.contains("create ns0"))
     }
 
-    @Test func batchesArePerNamespaceAndPhase() throws {
+    @Test func linksInOneBatchThenOneBatchPerNamespace() throws {
         let b = RecordingBackend()
         try Executor(backend: b).apply(vethPairPlan, options: ApplyOptions(runActions: false))
-        // Namespaces one by one, then one batch per namespace and phase.
+        // Namespaces, then all links (one cross-namespace batch), then each namespace's
+        // remaining steps in phase order, one batch per namespace.
         #expect(b.calls == [
             "create ns0", "create ns1",
             "apply ns0: add veth veth0 peer ns1:veth1 group \(b.link(LinkID("ns0", "veth0"))?.group ?? 0)",
-            "apply ns0: set lo up; set veth0 up",
-            "apply ns1: set lo up; set veth1 up",
-            "apply ns0: addr add 10.0.1.1/24 dev veth0",
-            "apply ns1: addr add 10.0.1.2/24 dev veth1",
+            "apply ns0: set lo up; set veth0 up; addr add 10.0.1.1/24 dev veth0",
+            "apply ns1: set lo up; set veth1 up; addr add 10.0.1.2/24 dev veth1",
         ])
+    }
+
+    @Test func stepsOfANamespaceKeepPhaseOrderEvenIfThePlanInterleaves() throws {
+        let b = RecordingBackend()
+        b.addNamespace("n")
+        // Route before address before up in the plan: executed up, address, route.
+        let plan = Plan(file: "x.topo", steps: [
+            PlanStep(.addDummy(LinkID("n", "d0")), at: line(1)),
+            PlanStep(.addRoute(namespace: "n", RouteSpec(destination: pfx("10.1.0.0/16"), gateway: ip("10.0.0.1"))), at: line(2)),
+            PlanStep(.addAddress(LinkID("n", "d0"), pfx("10.0.0.2/24")), at: line(3)),
+            PlanStep(.setUp(LinkID("n", "d0")), at: line(4)),
+        ])
+        try Executor(backend: b).apply(plan, options: ApplyOptions(runActions: false))
+        #expect(b.calls.last == "apply n: set d0 up; addr add 10.0.0.2/24 dev d0; route add 10.1.0.0/16 via 10.0.0.1")
     }
 
     @Test func conflictingKindIsReportedBeforeAnyChange() throws {

@@ -14,5 +14,6 @@ static inline int topo_gettid(void) { return (int)syscall(SYS_gettid); }
 
 static const int TOPO_CLONE_NEWNET = CLONE_NEWNET;
 static const int TOPO_CLONE_NEWNS = CLONE_NEWNS;
+static const int TOPO_CLONE_FS = CLONE_FS;
 
 #endif
