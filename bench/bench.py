@@ -52,7 +52,7 @@ def inner(args):
     verified = False
     if ok:
         ns, addr = args.verify.split()
-        verified = subprocess.run(["ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "5", addr],
+        verified = subprocess.run(["ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "5", "-t", "255", addr],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
     t_code, t_wall, t_user, t_sys, t_rss = measure(shlex.split(teardown))
     left = len(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else 0
