@@ -258,6 +258,14 @@ public final class Executor {
             repeat { group = UInt32.random(in: 0x1000_0000...0x7fff_fff0, using: &rng) } while used.contains(group)
         }
 
+        // The `lo` up that a `ns` statement implies is for namespaces topo creates: a namespace
+        // that exists already keeps its `lo` as it is, unless the script says `up NS:lo`.
+        var impliedLoopback: Set<PlanStep> = []
+        for s in changeSteps {
+            guard case .addNamespace(let n) = s.operation, existing.contains(n) else { continue }
+            impliedLoopback.insert(PlanStep(.setUp(LinkID(n, "lo")), at: s.range))
+        }
+
         // Diff.
         var pending: [Pending] = []
         var conflicts: [(PlanStep, String)] = []
@@ -303,7 +311,7 @@ public final class Executor {
                     pending.append(Pending(step: s, target: .op(l.namespace, .setMTU(link: l.name, mtu: m)), phase: 3))
                 }
             case .setUp(let l):
-                if let ll = liveLink(l), ll.up { skipped += 1 } else {
+                if impliedLoopback.contains(s) { skipped += 1 } else if let ll = liveLink(l), ll.up { skipped += 1 } else {
                     pending.append(Pending(step: s, target: .op(l.namespace, .setUp(link: l.name, up: true)), phase: 4))
                 }
             case .setDown(let l):

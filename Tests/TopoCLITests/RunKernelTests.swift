@@ -69,6 +69,24 @@ struct RunKernelTests {
         #expect(normalizeState(p["after"] ?? "") == normalizeState(p["before"] ?? ""))
     }
 
+    /// A namespace that existed before is used, and `destroy` leaves it (and what was in it
+    /// before) in place; only what the run created goes.
+    @Test func destroyRemovesOnlyWhatTopoCreated() throws {
+        let r = try sandbox("""
+            ip netns add ns0
+            ip -n ns0 link add keep0 type veth peer name keep1
+            ip -n ns0 addr add 192.0.2.1/24 dev keep0
+            echo "@@mark before"; \(dumpStateScript)
+            echo "@@mark run"; "$TOPO" run \(example("veth-pair")) 2>&1 || echo "exit $?"
+            echo "@@mark destroy"; "$TOPO" destroy \(example("veth-pair")) 2>&1 || echo "exit $?"
+            echo "@@mark after"; \(dumpStateScript)
+            """)
+        let p = parts(r.stdout)
+        #expect(!(p["run"] ?? "").contains("exit "), "\(p["run"] ?? "") \(r.stderr)")
+        #expect(!(p["destroy"] ?? "").contains("exit "), "\(p["destroy"] ?? "")")
+        #expect(normalizeState(p["after"] ?? "") == normalizeState(p["before"] ?? ""))
+    }
+
     /// A failure injected at every operation index rolls back to the exact prior state.
     @Test(arguments: ["veth-pair", "bridge", "routed-chain", "dual-stack"])
     func rollbackAtEveryIndex(_ name: String) throws {
