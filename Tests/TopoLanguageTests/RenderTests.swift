@@ -184,3 +184,20 @@ func shellQuoting(_ input: String, _ expected: String) {
     #expect(!ScriptPrinter.isPlainName("1abc"))
     #expect(!ScriptPrinter.isPlainName("a..b"))
 }
+
+@Test(arguments: [0, 7, 9, 10, 99, 100, 65535, -1, -10, Int.max, Int.min])
+func byteWriterWritesIntegersAsStringDoes(_ n: Int) {
+    var w = ByteWriter()
+    w.write(n)
+    #expect(w.string == String(n))
+}
+
+@Test(arguments: ["0.0.0.0/0", "10.0.195.77/30", "255.255.255.255/32", "fd00::1/64", "::/0"])
+func byteWriterWritesPrefixesAsDescriptionDoes(_ text: String) throws {
+    let p = try #require(IPPrefix(text))
+    var w = ByteWriter()
+    w.write(p)
+    w.write(" ")
+    w.write(p.address)
+    #expect(w.string == "\(p.description) \(p.address.description)")
+}
