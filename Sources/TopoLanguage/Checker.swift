@@ -123,7 +123,10 @@ private struct Checker {
     var placements: [String: Placement] = [:]
     var mtuValueRange: [LinkID: SourceRange] = [:]
     var addresses: [Topology.Address] = []
-    var addressOwner: [AddressKey: (LinkID, IPPrefix, SourceRange)] = [:]
+    /// The first address per (namespace, address), as an index into `addresses`.
+    var addressOwner: [AddressKey: Int] = [:]
+    /// Where each of `addresses` was written (the prefix itself, not the statement).
+    var addressValueRanges: [SourceRange] = []
     var routes: [PendingRoute] = []
     var routeOwner: [RouteKey: (RouteSpec, SourceRange)] = [:]
     var sysctls: [Topology.Sysctl] = []
@@ -159,14 +162,27 @@ private struct Checker {
     // MARK: passes
 
     mutating func run(_ statements: [Statement]) {
-        // Sized up front: growing hash tables dominated large topologies.
-        let n = statements.count
-        ifIndex.reserveCapacity(2 * n)
-        interfaces.reserveCapacity(2 * n)
-        byName.reserveCapacity(2 * n)
-        declaredNames.reserveCapacity(2 * n)
-        addressOwner.reserveCapacity(n)
-        addresses.reserveCapacity(n)
+        // Sized up front, to what the statements declare: growing hash tables dominated large
+        // topologies, and sizing them by the statement count wasted tens of megabytes.
+        var namespaceCount = 0, interfaceCount = 0, addressCount = 0
+        for s in statements {
+            switch s.declaration {
+            case .namespace: namespaceCount += 1
+            case .veth: interfaceCount += 2
+            case .bridge, .dummy: interfaceCount += 1
+            case .address(_, let prefixes): addressCount += prefixes.count
+            default: break
+            }
+        }
+        nsIndex.reserveCapacity(namespaceCount)
+        namespaces.reserveCapacity(namespaceCount)
+        ifIndex.reserveCapacity(interfaceCount + namespaceCount)
+        interfaces.reserveCapacity(interfaceCount + namespaceCount)
+        byName.reserveCapacity(interfaceCount)
+        declaredNames.reserveCapacity(interfaceCount)
+        addressOwner.reserveCapacity(addressCount)
+        addresses.reserveCapacity(addressCount)
+        addressValueRanges.reserveCapacity(addressCount)
         // Pass 1: namespaces and placements (order in the script does not matter).
         for s in statements {
             if case .namespace(let name, let placed) = s.declaration { declareNamespace(name, placed: placed, statement: s.range) }
@@ -593,7 +609,8 @@ private struct Checker {
 
     mutating func addAddress(_ id: LinkID, _ p: Located<IPPrefix>, statement: SourceRange) {
         let key = AddressKey(namespace: id.namespace, address: p.value.address)
-        if let (owner, prefix, range) = addressOwner[key] {
+        if let first = addressOwner[key] {
+            let owner = addresses[first].interface, prefix = addresses[first].prefix, range = addressValueRanges[first]
             if owner == id && prefix == p.value { return }  // identical repeat
             if owner == id {
                 error(.conflict, "`\(p.value.address)` is already on `\(id)` as `\(prefix)`", at: p.range,
@@ -605,8 +622,9 @@ private struct Checker {
             }
             return
         }
-        addressOwner[key] = (id, p.value, p.range)
+        addressOwner[key] = addresses.count
         addresses.append(.init(interface: id, prefix: p.value, range: statement))
+        addressValueRanges.append(p.range)
     }
 
     mutating func checkRoute(_ nsName: Located<String>, _ destination: Located<RouteDestination>,
@@ -687,10 +705,12 @@ private struct Checker {
 
     mutating func finalChecks() {
         // Connected prefixes per namespace, for gateway reachability.
+        // (Only built when some route has a gateway to check.)
+        let gatewayChecks = routes.contains { $0.via != nil }
         var connected: [String: [(LinkID, IPPrefix)]] = [:]
         var hasV6: Set<LinkID> = []
         for a in addresses {
-            connected[a.interface.namespace, default: []].append((a.interface, a.prefix.network))
+            if gatewayChecks { connected[a.interface.namespace, default: []].append((a.interface, a.prefix.network)) }
             if a.prefix.family == .ipv6 { hasV6.insert(a.interface) }
         }
         for r in routes where r.spec.gateway == nil {
