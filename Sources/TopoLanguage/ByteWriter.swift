@@ -1,18 +1,50 @@
 /// A growable UTF-8 buffer for building large outputs (a 100 000-interface plan renders to
 /// tens of megabytes): pieces are appended as bytes, numbers and addresses are written
-/// digit by digit, and the text becomes one `String` at the end. Far cheaper than growing
-/// a `String` by interpolations.
+/// digit by digit. Far cheaper than growing a `String` by interpolations.
+///
+/// For the final text, `endLine()` moves the pending bytes into the result `String` in
+/// chunks, so the output is never held twice in full (once as bytes, once as text).
 struct ByteWriter {
+    /// Bytes not yet moved to `text`.
     private(set) var bytes: [UInt8] = []
+    private var text = ""
+    private static let chunk = 1 << 16
 
+    /// `capacity`: the expected size of the whole output. Reserving generously is cheap:
+    /// pages that are never written are never resident.
     init(capacity: Int = 0) {
-        bytes.reserveCapacity(capacity)
+        if capacity > 2 * ByteWriter.chunk {
+            text.reserveCapacity(capacity)
+            bytes.reserveCapacity(ByteWriter.chunk + 1024)
+        } else {
+            bytes.reserveCapacity(capacity)
+        }
     }
 
+    /// A writer used as a byte buffer only (read through `bytes`, never `endLine`).
+    init(bufferCapacity: Int) {
+        bytes.reserveCapacity(bufferCapacity)
+    }
+
+    /// Bytes written so far that are still pending (all of them when `endLine` is never called).
     var count: Int { bytes.count }
 
-    /// The text written so far.
-    var string: String { String(decoding: bytes, as: UTF8.self) }
+    /// Marks a character boundary (the end of a line): pending bytes may go to the result now.
+    mutating func endLine() {
+        if bytes.count >= ByteWriter.chunk { moveBytes() }
+    }
+
+    private mutating func moveBytes() {
+        text.append(String(decoding: bytes, as: UTF8.self))
+        bytes.removeAll(keepingCapacity: true)
+    }
+
+    /// All the text written.
+    mutating func finish() -> String {
+        if text.isEmpty { return String(decoding: bytes, as: UTF8.self) }
+        moveBytes()
+        return text
+    }
 
     @inline(__always) mutating func byte(_ b: UInt8) { bytes.append(b) }
 

@@ -96,7 +96,7 @@ enum PlanText {
             if actions > 0 { header += ", then \(actions) action\(actions == 1 ? "" : "s") after apply" }
         }
         // All descriptions into one buffer first: the padding width depends on the longest.
-        var descriptions = ByteWriter(capacity: plan.steps.count * 40)
+        var descriptions = ByteWriter(bufferCapacity: plan.steps.count * 40)
         var ends: [Int] = []
         var lengths: [Int] = []  // in Characters, as the padding counts them
         ends.reserveCapacity(plan.steps.count)
@@ -113,7 +113,8 @@ enum PlanText {
         }
         width = min(72, width)
         let numberWidth = String(plan.steps.count).count
-        var w = ByteWriter(capacity: descriptions.count + plan.steps.count * (numberWidth + 8 + plan.file.utf8.count) + 256)
+        var w = ByteWriter(capacity: header.utf8.count + descriptions.count
+                                     + plan.steps.count * (numberWidth + width + 16 + plan.file.utf8.count))
         w.write(header)
         w.byte(10)
         var start = 0
@@ -128,9 +129,10 @@ enum PlanText {
             w.byte(UInt8(ascii: ":"))
             w.write(step.range.start.line)
             w.byte(10)
+            w.endLine()
             start = ends[i]
         }
-        return w.string
+        return w.finish()
     }
 
     /// The number of digits of a non-negative number.
@@ -148,7 +150,7 @@ enum PlanJSON {
     static func string(_ s: String) -> String {
         var w = ByteWriter()
         string(s, into: &w)
-        return w.string
+        return w.finish()
     }
 
     static func string(_ s: String, into w: inout ByteWriter) {
@@ -260,7 +262,8 @@ enum PlanJSON {
     }
 
     static func render(_ plan: Plan, source: SourceFile?) -> String {
-        var w = ByteWriter(capacity: 128 + plan.steps.count * (source == nil ? 200 : 240))
+        // Generous: the pages of the reserve that are never written never become resident.
+        var w = ByteWriter(capacity: 256 + plan.steps.count * (source == nil ? 256 : 320))
         w.write("{\n  \"version\": 1,\n  \"file\": ")
         string(plan.file, into: &w)
         w.write(",\n  \"operations\": [")
@@ -288,9 +291,10 @@ enum PlanJSON {
                 w.byte(UInt8(ascii: "\""))
             }
             w.write("}}")
+            w.endLine()
         }
         w.write(plan.steps.isEmpty ? "]\n}\n" : "\n  ]\n}\n")
-        return w.string
+        return w.finish()
     }
 }
 
@@ -384,7 +388,7 @@ enum PlanShell {
     }
 
     static func render(_ plan: Plan) -> String {
-        var w = ByteWriter(capacity: 256 + plan.steps.count * 40)
+        var w = ByteWriter(capacity: 256 + plan.steps.count * 64)
         w.write("#!/bin/sh\n# Built by `topo plan --format ip` from ")
         w.write(oneLineComment(plan.file))
         w.write(": the same topology with iproute2 alone.\n# Run as root. Stops at the first failure.\nset -e\n")
@@ -398,6 +402,7 @@ enum PlanShell {
                 w.write("ip netns add ")
                 w.write(sh(n))
                 w.byte(10)
+                w.endLine()
             }
         }
         func blockIndex(_ ns: String) -> Int {
@@ -453,8 +458,9 @@ enum PlanShell {
         for line in tail {
             w.write(line)
             w.byte(10)
+            w.endLine()
         }
-        return w.string
+        return w.finish()
     }
 
     static func inNamespace(_ ns: String) -> String {
@@ -493,6 +499,7 @@ enum PlanShell {
                     }
                 }
                 w.byte(10)
+                w.endLine()
             } else {
                 finish(into: &w)
                 w.write(ip)
@@ -501,6 +508,7 @@ enum PlanShell {
                     w.write(sh(word))
                 }
                 w.byte(10)
+                w.endLine()
             }
         }
 
@@ -519,6 +527,6 @@ enum PlanShell {
         var block = BlockWriter(namespace: ns)
         for c in cmds { block.add(c, into: &w) }
         block.finish(into: &w)
-        return w.string.split(separator: "\n").map(String.init)
+        return w.finish().split(separator: "\n").map(String.init)
     }
 }
