@@ -16,16 +16,6 @@ public enum Segment: Hashable, Sendable {
 
 /// A name as written in a name slot: `h1`, `h{i}`, `"for"`, `{name}`.
 public struct NameSyntax: Hashable, Sendable {
-    /// Nearly every name is one literal spanning the whole name; it is kept without an array
-    /// (a large script has hundreds of thousands of names). Always normalized, so `==` holds
-    /// between equal names however they were built.
-    private enum Storage: Hashable, Sendable {
-        /// `[.text(s, range)]`.
-        case literal(String)
-        case parts([Segment])
-    }
-    private var storage: Storage
-
     public var parts: [Segment] {
         get {
             switch storage {
@@ -41,6 +31,16 @@ public struct NameSyntax: Hashable, Sendable {
             if case .literal(let s) = storage, range != oldValue { storage = .parts([.text(s, oldValue)]) }
         }
     }
+    /// Nearly every name is one literal spanning the whole name; it is kept without an array
+    /// (a large script has hundreds of thousands of names). Always normalized, so `==` holds
+    /// between equal names however they were built.
+    private enum Storage: Hashable, Sendable {
+        /// `[.text(s, range)]`.
+        case literal(String)
+        case parts([Segment])
+    }
+    private var storage: Storage
+
     /// Written as a quoted string.
     public var quoted: Bool
     public init(parts: [Segment], range: SourceRange, quoted: Bool = false) {
