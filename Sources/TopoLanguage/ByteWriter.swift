@@ -48,6 +48,12 @@ struct ByteWriter {
 
     @inline(__always) mutating func byte(_ b: UInt8) { bytes.append(b) }
 
+    /// Appends fixed text (a literal: cheaper than `write(_: String)`, which string literals
+    /// would otherwise pick).
+    mutating func append(_ s: StaticString) {
+        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
     mutating func write(_ s: String) {
         var s = s
         s.withUTF8 { bytes.append(contentsOf: $0) }

@@ -73,14 +73,14 @@ enum PlanText {
             w.write(l.name)
         }
         switch op {
-        case .addNamespace(let n): w.write("add namespace "); w.write(n)
-        case .addVeth(let a, let b): w.write("add veth "); link(a); w.write(" <-> "); link(b)
-        case .addBridge(let l): w.write("add bridge "); link(l)
-        case .addDummy(let l): w.write("add dummy "); link(l)
-        case .setMTU(let l, let m): w.write("set "); link(l); w.write(" mtu "); w.write(m)
-        case .setUp(let l): w.write("set "); link(l); w.write(" up")
-        case .setDown(let l): w.write("set "); link(l); w.write(" down")
-        case .addAddress(let l, let p): w.write("add address "); w.write(p); w.write(" to "); link(l)
+        case .addNamespace(let n): w.append("add namespace "); w.write(n)
+        case .addVeth(let a, let b): w.append("add veth "); link(a); w.append(" <-> "); link(b)
+        case .addBridge(let l): w.append("add bridge "); link(l)
+        case .addDummy(let l): w.append("add dummy "); link(l)
+        case .setMTU(let l, let m): w.append("set "); link(l); w.append(" mtu "); w.write(m)
+        case .setUp(let l): w.append("set "); link(l); w.append(" up")
+        case .setDown(let l): w.append("set "); link(l); w.append(" down")
+        case .addAddress(let l, let p): w.append("add address "); w.write(p); w.append(" to "); link(l)
         default: w.write(describe(op))
         }
     }
@@ -121,10 +121,10 @@ enum PlanText {
         for (i, step) in plan.steps.enumerated() {
             w.spaces(numberWidth - decimalDigits(i + 1))
             w.write(i + 1)
-            w.write("  ")
+            w.append("  ")
             w.write(bytes: descriptions.bytes[start..<ends[i]])
             w.spaces(width - lengths[i])
-            w.write("  ")
+            w.append("  ")
             w.write(plan.file)
             w.byte(UInt8(ascii: ":"))
             w.write(step.range.start.line)
@@ -168,16 +168,16 @@ enum PlanJSON {
         }
         for b in utf8 {
             switch b {
-            case UInt8(ascii: "\""): w.write("\\\"")
-            case UInt8(ascii: "\\"): w.write("\\\\")
-            case UInt8(ascii: "\n"): w.write("\\n")
-            case UInt8(ascii: "\r"): w.write("\\r")
-            case UInt8(ascii: "\t"): w.write("\\t")
-            case 0x08: w.write("\\b")
-            case 0x0C: w.write("\\f")
+            case UInt8(ascii: "\""): w.append("\\\"")
+            case UInt8(ascii: "\\"): w.append("\\\\")
+            case UInt8(ascii: "\n"): w.append("\\n")
+            case UInt8(ascii: "\r"): w.append("\\r")
+            case UInt8(ascii: "\t"): w.append("\\t")
+            case 0x08: w.append("\\b")
+            case 0x0C: w.append("\\f")
             case 0..<0x20, 0x7f:
                 let hex = String(b, radix: 16)
-                w.write("\\u")
+                w.append("\\u")
                 w.write(String(repeating: "0", count: 4 - hex.count))
                 w.write(hex)
             default:
@@ -192,32 +192,32 @@ enum PlanJSON {
 
     /// Writes the operation's name and fields: `"op": "add-veth", "namespace": …` (no trailing comma).
     static func fields(_ op: Operation, into w: inout ByteWriter) {
-        func str(_ key: String, _ value: String) {
-            w.write(", \"")
-            w.write(key)
-            w.write("\": ")
+        func str(_ key: StaticString, _ value: String) {
+            w.append(", \"")
+            w.append(key)
+            w.append("\": ")
             string(value, into: &w)
         }
-        func int(_ key: String, _ value: Int?) {
-            w.write(", \"")
-            w.write(key)
-            w.write("\": ")
-            if let value { w.write(value) } else { w.write("null") }
+        func int(_ key: StaticString, _ value: Int?) {
+            w.append(", \"")
+            w.append(key)
+            w.append("\": ")
+            if let value { w.write(value) } else { w.append("null") }
         }
-        func name(_ op: String) {
-            w.write("\"op\": \"")
-            w.write(op)
+        func name(_ op: StaticString) {
+            w.append("\"op\": \"")
+            w.append(op)
             w.byte(UInt8(ascii: "\""))
         }
-        func link(_ op: String, _ l: LinkID) {
+        func link(_ op: StaticString, _ l: LinkID) {
             name(op)
             str("namespace", l.namespace)
             str("name", l.name)
         }
-        func address(_ key: String, _ p: IPPrefix) {
-            w.write(", \"")
-            w.write(key)
-            w.write("\": \"")
+        func address(_ key: StaticString, _ p: IPPrefix) {
+            w.append(", \"")
+            w.append(key)
+            w.append("\": \"")
             w.write(p)
             w.byte(UInt8(ascii: "\""))
         }
@@ -243,8 +243,8 @@ enum PlanJSON {
             str("destination", r.destination.description)
             w.write(r.isDefault ? ", \"default\": true" : ", \"default\": false")
             str("family", r.destination.family.rawValue)
-            if let g = r.gateway { str("gateway", g.description) } else { w.write(", \"gateway\": null") }
-            if let d = r.device { str("device", d) } else { w.write(", \"device\": null") }
+            if let g = r.gateway { str("gateway", g.description) } else { w.append(", \"gateway\": null") }
+            if let d = r.device { str("device", d) } else { w.append(", \"device\": null") }
             int("metric", r.metric)
         case .setSysctl(let ns, let k, let v):
             name("set-sysctl")
@@ -264,33 +264,33 @@ enum PlanJSON {
     static func render(_ plan: Plan, source: SourceFile?) -> String {
         // Generous: the pages of the reserve that are never written never become resident.
         var w = ByteWriter(capacity: 256 + plan.steps.count * (source == nil ? 256 : 320))
-        w.write("{\n  \"version\": 1,\n  \"file\": ")
+        w.append("{\n  \"version\": 1,\n  \"file\": ")
         string(plan.file, into: &w)
-        w.write(",\n  \"operations\": [")
+        w.append(",\n  \"operations\": [")
         for (i, step) in plan.steps.enumerated() {
             w.write(i == 0 ? "\n    {\"index\": " : ",\n    {\"index\": ")
             w.write(i + 1)
-            w.write(", ")
+            w.append(", ")
             fields(step.operation, into: &w)
             w.write(step.operation.isAction ? ", \"action\": true" : ", \"action\": false")
             let r = step.range
-            w.write(", \"source\": {\"line\": ")
+            w.append(", \"source\": {\"line\": ")
             w.write(r.start.line)
-            w.write(", \"column\": ")
+            w.append(", \"column\": ")
             w.write(r.start.column)
-            w.write(", \"end_line\": ")
+            w.append(", \"end_line\": ")
             w.write(r.end.line)
-            w.write(", \"end_column\": ")
+            w.append(", \"end_column\": ")
             w.write(r.end.column)
             if let source {
                 // `source.text(of: r)`, escaped straight from the file's bytes.
                 let start = max(0, min(r.start.offset, source.bytes.count))
                 let end = max(start, min(r.end.offset, source.bytes.count))
-                w.write(", \"text\": \"")
+                w.append(", \"text\": \"")
                 escape(source.bytes[start..<end], into: &w)
                 w.byte(UInt8(ascii: "\""))
             }
-            w.write("}}")
+            w.append("}}")
             w.endLine()
         }
         w.write(plan.steps.isEmpty ? "]\n}\n" : "\n  ]\n}\n")
@@ -330,17 +330,21 @@ enum PlanShell {
 
     static func batchWord(_ s: String) -> BatchWord {
         if s.isEmpty { return .quoted }
-        var hasSpace = false
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "#"), UInt8(ascii: "'"), UInt8(ascii: "\""), UInt8(ascii: "\\"), 0...8, 10...31, 127:
-                return .impossible
-            case UInt8(ascii: " "), UInt8(ascii: "\t"):
-                hasSpace = true
-            default: continue
+        var s = s
+        return s.withUTF8 { utf8 in
+            var hasSpace = false
+            for b in utf8 {
+                if b > UInt8(ascii: "'") && b != UInt8(ascii: "\\") && b != 127 { continue }  // the common case
+                switch b {
+                case UInt8(ascii: "#"), UInt8(ascii: "'"), UInt8(ascii: "\""), UInt8(ascii: "\\"), 0...8, 10...31, 127:
+                    return .impossible
+                case UInt8(ascii: " "), UInt8(ascii: "\t"):
+                    hasSpace = true
+                default: continue
+                }
             }
+            return hasSpace ? .quoted : .plain
         }
-        return hasSpace ? .quoted : .plain
     }
 
     /// A word for an `ip -batch` line, or nil when `ip`'s batch reader cannot carry it.
@@ -389,9 +393,9 @@ enum PlanShell {
 
     static func render(_ plan: Plan) -> String {
         var w = ByteWriter(capacity: 256 + plan.steps.count * 64)
-        w.write("#!/bin/sh\n# Built by `topo plan --format ip` from ")
+        w.append("#!/bin/sh\n# Built by `topo plan --format ip` from ")
         w.write(oneLineComment(plan.file))
-        w.write(": the same topology with iproute2 alone.\n# Run as root. Stops at the first failure.\nset -e\n")
+        w.append(": the same topology with iproute2 alone.\n# Run as root. Stops at the first failure.\nset -e\n")
         // Block order: host first, then namespaces in plan order.
         var order: [String: Int] = [hostNamespace: 0]
         var blocks: [String] = [hostNamespace]
@@ -399,7 +403,7 @@ enum PlanShell {
             if case .addNamespace(let n) = step.operation, order[n] == nil {
                 order[n] = blocks.count
                 blocks.append(n)
-                w.write("ip netns add ")
+                w.append("ip netns add ")
                 w.write(sh(n))
                 w.byte(10)
                 w.endLine()
@@ -485,7 +489,7 @@ enum PlanShell {
             if c.words.allSatisfy({ batchWord($0) != .impossible }) {
                 if !inHeredoc {
                     w.write(ip)
-                    w.write(" -batch - <<'TOPO_EOF'\n")
+                    w.append(" -batch - <<'TOPO_EOF'\n")
                     inHeredoc = true
                 }
                 for (k, word) in c.words.enumerated() {
@@ -515,7 +519,7 @@ enum PlanShell {
         /// Closes an open heredoc.
         mutating func finish(into w: inout ByteWriter) {
             if inHeredoc {
-                w.write("TOPO_EOF\n")
+                w.append("TOPO_EOF\n")
                 inHeredoc = false
             }
         }

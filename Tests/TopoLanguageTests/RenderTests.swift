@@ -124,6 +124,13 @@ func shellQuoting(_ input: String, _ expected: String) {
     #expect(PlanShell.batch("a b") == "\"a b\"")
     #expect(PlanShell.batch("a#b") == nil)
     #expect(PlanShell.batch("a'b") == nil)
+    #expect(PlanShell.batch("a\\b") == nil)
+    #expect(PlanShell.batch("a\"b") == nil)
+    #expect(PlanShell.batch("a\u{7f}") == nil)
+    #expect(PlanShell.batch("a\nb") == nil)
+    #expect(PlanShell.batch("a\tb") == "\"a\tb\"")
+    #expect(PlanShell.batch("") == "\"\"")
+    #expect(PlanShell.batch("$x&!%é") == "$x&!%é")
     let lines = PlanShell.renderBlock("n s", [.init(words: ["link", "set", "dev", "a", "up"]),
                                               .init(words: ["link", "set", "dev", "x#1", "up"]),
                                               .init(words: ["link", "set", "dev", "b", "up"])])
