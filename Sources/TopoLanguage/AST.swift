@@ -16,23 +16,61 @@ public enum Segment: Hashable, Sendable {
 
 /// A name as written in a name slot: `h1`, `h{i}`, `"for"`, `{name}`.
 public struct NameSyntax: Hashable, Sendable {
-    public var parts: [Segment]
-    public var range: SourceRange
+    public var parts: [Segment] {
+        get {
+            switch storage {
+            case .literal(let s): return [.text(s, range)]
+            case .parts(let p): return p
+            }
+        }
+        set { storage = NameSyntax.normalized(newValue, range) }
+    }
+    public var range: SourceRange {
+        didSet {
+            // A literal's text keeps the range it had.
+            if case .literal(let s) = storage, range != oldValue { storage = .parts([.text(s, oldValue)]) }
+        }
+    }
+    /// Nearly every name is one literal spanning the whole name; it is kept without an array
+    /// (a large script has hundreds of thousands of names). Always normalized, so `==` holds
+    /// between equal names however they were built.
+    private enum Storage: Hashable, Sendable {
+        /// `[.text(s, range)]`.
+        case literal(String)
+        case parts([Segment])
+    }
+    private var storage: Storage
+
     /// Written as a quoted string.
     public var quoted: Bool
     public init(parts: [Segment], range: SourceRange, quoted: Bool = false) {
-        self.parts = parts
+        self.storage = NameSyntax.normalized(parts, range)
         self.range = range
         self.quoted = quoted
     }
+
+    private static func normalized(_ parts: [Segment], _ range: SourceRange) -> Storage {
+        if parts.count == 1, case .text(let s, let r) = parts[0], r == range { return .literal(s) }
+        return .parts(parts)
+    }
+
     /// A plain literal name (for tests and tools).
     public static func literal(_ s: String, _ r: SourceRange) -> NameSyntax {
-        NameSyntax(parts: [.text(s, r)], range: r)
+        NameSyntax(storage: .literal(s), range: r, quoted: false)
+    }
+    private init(storage: Storage, range: SourceRange, quoted: Bool) {
+        self.storage = storage
+        self.range = range
+        self.quoted = quoted
     }
     /// The text when the name has no interpolation.
     public var literalText: String? {
-        if parts.count == 1, case .text(let s, _) = parts[0] { return s }
-        return nil
+        switch storage {
+        case .literal(let s): return s
+        case .parts(let p):
+            if p.count == 1, case .text(let s, _) = p[0] { return s }
+            return nil
+        }
     }
 }
 

@@ -62,7 +62,7 @@ func quotedList(_ names: [String], limit: Int = 12) -> String {
 
 /// Why an interface name is not acceptable to the kernel, or nil.
 public func interfaceNameProblem(_ name: String) -> String? {
-    let bytes = Array(name.utf8)
+    let bytes = name.utf8
     if bytes.isEmpty { return "an interface name cannot be empty" }
     if bytes.count > 15 { return "interface name `\(name)` is \(bytes.count) bytes long; the kernel allows at most 15" }
     if name == "." || name == ".." { return "`\(name)` is not a valid interface name" }
@@ -116,14 +116,20 @@ private struct Checker {
     var interfaces: [Topology.Interface] = []
     var ifIndex: [LinkID: Int] = [:]
     /// Declared (non-loopback) interfaces by name, in declaration order.
-    var byName: [String: [LinkID]] = [:]
+    /// The first declared (non-loopback) interface of each name; `alsoByName` has the others,
+    /// in declaration order (rare: one array per name here cost 100 000 allocations).
+    var byName: [String: LinkID] = [:]
+    var alsoByName: [String: [LinkID]] = [:]
     var declaredNames: [String] = []
     /// Names of declared interfaces per namespace, in declaration order.
     var namesInNamespace: [String: [String]] = [:]
     var placements: [String: Placement] = [:]
     var mtuValueRange: [LinkID: SourceRange] = [:]
     var addresses: [Topology.Address] = []
-    var addressOwner: [AddressKey: (LinkID, IPPrefix, SourceRange)] = [:]
+    /// The first address per (namespace, address), as an index into `addresses`.
+    var addressOwner: [AddressKey: Int] = [:]
+    /// Where each of `addresses` was written (the prefix itself, not the statement).
+    var addressValueRanges: [SourceRange] = []
     var routes: [PendingRoute] = []
     var routeOwner: [RouteKey: (RouteSpec, SourceRange)] = [:]
     var sysctls: [Topology.Sysctl] = []
@@ -159,14 +165,27 @@ private struct Checker {
     // MARK: passes
 
     mutating func run(_ statements: [Statement]) {
-        // Sized up front: growing hash tables dominated large topologies.
-        let n = statements.count
-        ifIndex.reserveCapacity(2 * n)
-        interfaces.reserveCapacity(2 * n)
-        byName.reserveCapacity(2 * n)
-        declaredNames.reserveCapacity(2 * n)
-        addressOwner.reserveCapacity(n)
-        addresses.reserveCapacity(n)
+        // Sized up front, to what the statements declare: growing hash tables dominated large
+        // topologies, and sizing them by the statement count wasted tens of megabytes.
+        var namespaceCount = 0, interfaceCount = 0, addressCount = 0
+        for s in statements {
+            switch s.declaration {
+            case .namespace: namespaceCount += 1
+            case .veth: interfaceCount += 2
+            case .bridge, .dummy: interfaceCount += 1
+            case .address(_, let prefixes): addressCount += prefixes.count
+            default: break
+            }
+        }
+        nsIndex.reserveCapacity(namespaceCount)
+        namespaces.reserveCapacity(namespaceCount)
+        ifIndex.reserveCapacity(interfaceCount + namespaceCount)
+        interfaces.reserveCapacity(interfaceCount + namespaceCount)
+        byName.reserveCapacity(interfaceCount)
+        declaredNames.reserveCapacity(interfaceCount)
+        addressOwner.reserveCapacity(addressCount)
+        addresses.reserveCapacity(addressCount)
+        addressValueRanges.reserveCapacity(addressCount)
         // Pass 1: namespaces and placements (order in the script does not matter).
         for s in statements {
             if case .namespace(let name, let placed) = s.declaration { declareNamespace(name, placed: placed, statement: s.range) }
@@ -319,8 +338,12 @@ private struct Checker {
         interfaces.append(.init(id: id, kind: kind, mtu: mtu?.value, mtuRange: mtu == nil ? nil : statement,
                                 range: statement))
         if let m = mtu { mtuValueRange[id] = m.range }
-        if byName[name] == nil { declaredNames.append(name) }
-        byName[name, default: []].append(id)
+        if byName[name] == nil {
+            byName[name] = id
+            declaredNames.append(name)
+        } else {
+            alsoByName[name, default: []].append(id)
+        }
         namesInNamespace[ns, default: []].append(name)
         return id
     }
@@ -345,7 +368,7 @@ private struct Checker {
                 let name = ref.name.value
                 if ifIndex[LinkID(ns.value, name)] != nil { continue }
                 if let p = placements[name], p.namespace != ns.value { continue }  // already reported
-                if let others = byName[name], let other = others.first {
+                if let other = byName[name] {
                     let decl = interfaces[ifIndex[other]!]
                     error(.placementConflict,
                           "`\(name)` is placed in `\(ns.value)` but declared in `\(other.namespace)`",
@@ -389,17 +412,16 @@ private struct Checker {
             guard checkNamespace(q) else { return nil }
             if name == "lo" { return loopback(q.value, statement: statement) }
             var help = unknownHelp(name, candidates: namesInNamespace[q.value] ?? [], qualifier: q.value)
-            if let elsewhere = byName[name]?.first {
+            if let elsewhere = byName[name] {
                 help = "`\(name)` is declared in `\(elsewhere.namespace)`: write `\(elsewhere)`"
             }
             error(.unknownInterface, "unknown interface `\(ref)`", at: ref.range, help: help)
             return nil
         }
-        let candidates = byName[name] ?? []
-        if candidates.count == 1 { return candidates[0] }
-        if candidates.count > 1 {
+        if let first = byName[name] {
+            guard let others = alsoByName[name] else { return first }
             error(.ambiguousInterface, "`\(name)` is declared in more than one namespace", at: ref.name.range,
-                  help: "qualify it: " + candidates.map { "`\($0)`" }.joined(separator: " or "))
+                  help: "qualify it: " + ([first] + others).map { "`\($0)`" }.joined(separator: " or "))
             return nil
         }
         if name == "lo" { return loopback(hostNamespace, statement: statement) }
@@ -421,7 +443,7 @@ private struct Checker {
         }
         let id = LinkID(ns, name)
         if ifIndex[id] != nil { return id }
-        if let other = byName[name]?.first {
+        if let other = byName[name] {
             error(.portNamespace, "\(role) `\(name)` is in namespace `\(other.namespace)`, not in `\(ns)` of \(owner)",
                   at: ref.range, help: "\(role)s must be in the same namespace as \(owner)")
             return nil
@@ -593,7 +615,8 @@ private struct Checker {
 
     mutating func addAddress(_ id: LinkID, _ p: Located<IPPrefix>, statement: SourceRange) {
         let key = AddressKey(namespace: id.namespace, address: p.value.address)
-        if let (owner, prefix, range) = addressOwner[key] {
+        if let first = addressOwner[key] {
+            let owner = addresses[first].interface, prefix = addresses[first].prefix, range = addressValueRanges[first]
             if owner == id && prefix == p.value { return }  // identical repeat
             if owner == id {
                 error(.conflict, "`\(p.value.address)` is already on `\(id)` as `\(prefix)`", at: p.range,
@@ -605,8 +628,9 @@ private struct Checker {
             }
             return
         }
-        addressOwner[key] = (id, p.value, p.range)
+        addressOwner[key] = addresses.count
         addresses.append(.init(interface: id, prefix: p.value, range: statement))
+        addressValueRanges.append(p.range)
     }
 
     mutating func checkRoute(_ nsName: Located<String>, _ destination: Located<RouteDestination>,
@@ -687,10 +711,12 @@ private struct Checker {
 
     mutating func finalChecks() {
         // Connected prefixes per namespace, for gateway reachability.
+        // (Only built when some route has a gateway to check.)
+        let gatewayChecks = routes.contains { $0.via != nil }
         var connected: [String: [(LinkID, IPPrefix)]] = [:]
         var hasV6: Set<LinkID> = []
         for a in addresses {
-            connected[a.interface.namespace, default: []].append((a.interface, a.prefix.network))
+            if gatewayChecks { connected[a.interface.namespace, default: []].append((a.interface, a.prefix.network)) }
             if a.prefix.family == .ipv6 { hasV6.insert(a.interface) }
         }
         for r in routes where r.spec.gateway == nil {

@@ -32,7 +32,7 @@ public enum RouteDestination: Hashable, Sendable {
 }
 
 /// One evaluated core statement.
-public enum Declaration: Hashable, Sendable {
+public indirect enum Declaration: Hashable, Sendable {
     /// `ns N` / `ns N < IF… >`
     case namespace(Located<String>, placed: [InterfaceRef])
     /// `veth A <-> B [mtu M]`

@@ -320,7 +320,8 @@ public final class Evaluator {
     }
 
     func name(_ n: NameSyntax, _ scope: Scope) throws -> Located<String> {
-        Located(try text(n.parts, scope), at: n.range)
+        if let s = n.literalText { return Located(s, at: n.range) }
+        return Located(try text(n.parts, scope), at: n.range)
     }
 
     func iface(_ i: InterfaceSyntax, _ scope: Scope) throws -> InterfaceRef {

@@ -38,26 +38,42 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// Parses `10.0.0.1`, `fd00::1`, `::ffff:1.2.3.4`. Returns nil on anything else.
     public init?(_ text: some StringProtocol) {
-        if text.contains(":") {
+        if text.utf8.contains(UInt8(ascii: ":")) {
             guard let v = IPAddress.parseV6(String(text)) else { return nil }
             self = v
         } else {
-            guard let v = IPAddress.parseV4(Substring(text)) else { return nil }
+            guard let v = IPAddress.parseV4(text.utf8) else { return nil }
             self = .v4(v)
         }
     }
 
-    static func parseV4(_ s: Substring) -> UInt32? {
-        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var v: UInt32 = 0
-        for p in parts {
-            guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let n = UInt32(p), n <= 255 else { return nil }
-            if p.count > 1 && p.first == "0" { return nil }  // no octal-looking octets
-            v = v << 8 | n
+    static func parseV4(_ s: Substring) -> UInt32? { parseV4(s.utf8) }
+
+    /// Four decimal octets 0-255 joined by dots, without leading zeros (`010` looks octal).
+    static func parseV4<Bytes: Sequence>(_ bytes: Bytes) -> UInt32? where Bytes.Element == UInt8 {
+        var value: UInt32 = 0
+        var octet: UInt32 = 0
+        var digits = 0
+        var dots = 0
+        for b in bytes {
+            if b == UInt8(ascii: ".") {
+                guard digits > 0, dots < 3 else { return nil }
+                value = value << 8 | octet
+                dots += 1
+                octet = 0
+                digits = 0
+            } else if b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") {
+                if digits == 1 && octet == 0 { return nil }  // no octal-looking octets
+                guard digits < 3 else { return nil }
+                octet = octet * 10 + UInt32(b - UInt8(ascii: "0"))
+                digits += 1
+                guard octet <= 255 else { return nil }
+            } else {
+                return nil
+            }
         }
-        return v
+        guard dots == 3, digits > 0 else { return nil }
+        return value << 8 | octet
     }
 
     static func parseV6(_ s: String) -> IPAddress? {
@@ -191,13 +207,19 @@ public struct IPPrefix: Hashable, Sendable, Comparable, CustomStringConvertible 
 
     /// Parses `ADDR/LEN`; LEN must fit the family.
     public init?(_ text: some StringProtocol) {
-        guard let slash = text.firstIndex(of: "/") else { return nil }
-        let lenText = text[text.index(after: slash)...]
-        guard let a = IPAddress(text[..<slash]), !lenText.isEmpty, lenText.count <= 3,
-              lenText.allSatisfy({ $0.isASCII && $0.isNumber }), let l = Int(lenText),
-              l <= a.family.bits else { return nil }
+        let utf8 = text.utf8
+        guard let slash = utf8.firstIndex(of: UInt8(ascii: "/")),
+              let a = IPAddress(text[..<slash]) else { return nil }
+        var length = 0
+        var digits = 0
+        for b in utf8[utf8.index(after: slash)...] {
+            guard b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9"), digits < 3 else { return nil }
+            length = length * 10 + Int(b - UInt8(ascii: "0"))
+            digits += 1
+        }
+        guard digits > 0, length <= a.family.bits else { return nil }
         self.address = a
-        self.length = l
+        self.length = length
     }
 
     public var family: IPAddress.Family { address.family }

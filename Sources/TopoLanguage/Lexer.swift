@@ -255,16 +255,33 @@ public struct Lexer {
             }
             break
         }
-        flush(&self)
         let r = range(start, pos)
         if failed {
             return Token(.invalid, r, spaceBefore: spaceBefore)
         }
-        if parts.count != 1 || { if case .interpolation = parts[0] { return true }; return false }() {
+        // `parts` only fills once an interpolation is seen; a plain literal needs no parts.
+        if !parts.isEmpty {
+            flush(&self)
             return Token(.word(parts), r, spaceBefore: spaceBefore)
         }
         // A plain literal: classify it.
         let slice = bytes[start..<pos]
+        if Lexer.isLetter(first) && !sawSlash && !v6 {
+            return Token(.name(String(decoding: slice, as: UTF8.self)), r, spaceBefore: spaceBefore)
+        }
+        if Lexer.isDigit(first) && !v6 && slice.allSatisfy(Lexer.isDigit) {
+            var v = 0
+            for d in slice {
+                let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                let (s, o2) = m.addingReportingOverflow(Int(d - 48))
+                if o1 || o2 {
+                    error(.invalidNumber, "integer literal `\(String(decoding: slice, as: UTF8.self))` does not fit in 64 bits", r)
+                    return Token(.invalid, r, spaceBefore: spaceBefore)
+                }
+                v = s
+            }
+            return Token(.int(v), r, spaceBefore: spaceBefore)
+        }
         let text = String(decoding: slice, as: UTF8.self)
         if v6 {
             if sawSlash, let p = IPPrefix(text) { return Token(.prefix(p), r, spaceBefore: spaceBefore) }
@@ -274,19 +291,6 @@ public struct Lexer {
             return Token(.invalid, r, spaceBefore: spaceBefore)
         }
         if Lexer.isDigit(first) {
-            if slice.allSatisfy(Lexer.isDigit) {
-                var v = 0
-                for d in slice {
-                    let (m, o1) = v.multipliedReportingOverflow(by: 10)
-                    let (s, o2) = m.addingReportingOverflow(Int(d - 48))
-                    if o1 || o2 {
-                        error(.invalidNumber, "integer literal `\(text)` does not fit in 64 bits", r)
-                        return Token(.invalid, r, spaceBefore: spaceBefore)
-                    }
-                    v = s
-                }
-                return Token(.int(v), r, spaceBefore: spaceBefore)
-            }
             if sawDot && slice.allSatisfy({ Lexer.isDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "/") }) {
                 if sawSlash, let p = IPPrefix(text) { return Token(.prefix(p), r, spaceBefore: spaceBefore) }
                 if !sawSlash, let a = IPAddress(text) { return Token(.address(a), r, spaceBefore: spaceBefore) }

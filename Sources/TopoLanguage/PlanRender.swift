@@ -65,8 +65,28 @@ enum PlanText {
         return out + "\""
     }
 
+    /// Writes `describe(op)` without building a `String` for the common operations.
+    static func describe(_ op: Operation, into w: inout ByteWriter) {
+        func link(_ l: LinkID) {
+            w.write(l.namespace)
+            w.byte(UInt8(ascii: ":"))
+            w.write(l.name)
+        }
+        switch op {
+        case .addNamespace(let n): w.append("add namespace "); w.write(n)
+        case .addVeth(let a, let b): w.append("add veth "); link(a); w.append(" <-> "); link(b)
+        case .addBridge(let l): w.append("add bridge "); link(l)
+        case .addDummy(let l): w.append("add dummy "); link(l)
+        case .setMTU(let l, let m): w.append("set "); link(l); w.append(" mtu "); w.write(m)
+        case .setUp(let l): w.append("set "); link(l); w.append(" up")
+        case .setDown(let l): w.append("set "); link(l); w.append(" down")
+        case .addAddress(let l, let p): w.append("add address "); w.write(p); w.append(" to "); link(l)
+        default: w.write(describe(op))
+        }
+    }
+
     static func render(_ plan: Plan) -> String {
-        let actions = plan.steps.filter { $0.operation.isAction }.count
+        let actions = plan.steps.reduce(0) { $0 + ($1.operation.isAction ? 1 : 0) }
         let ops = plan.steps.count - actions
         var header = "plan for \(plan.file): "
         if plan.steps.isEmpty {
@@ -75,103 +95,206 @@ enum PlanText {
             header += "\(ops) operation\(ops == 1 ? "" : "s")"
             if actions > 0 { header += ", then \(actions) action\(actions == 1 ? "" : "s") after apply" }
         }
-        var lines = [header]
-        let descriptions = plan.steps.map { describe($0.operation) }
-        let width = min(72, descriptions.map(\.count).max() ?? 0)
-        let numberWidth = String(plan.steps.count).count
-        for (i, step) in plan.steps.enumerated() {
-            let n = String(i + 1)
-            let d = descriptions[i]
-            let pad = String(repeating: " ", count: max(0, width - d.count))
-            lines.append("\(String(repeating: " ", count: numberWidth - n.count))\(n)  \(d)\(pad)  \(plan.file):\(step.range.start.line)")
+        // All descriptions into one buffer first: the padding width depends on the longest.
+        var descriptions = ByteWriter(bufferCapacity: plan.steps.count * 40)
+        var ends: [Int] = []
+        var lengths: [Int] = []  // in Characters, as the padding counts them
+        ends.reserveCapacity(plan.steps.count)
+        lengths.reserveCapacity(plan.steps.count)
+        var width = 0
+        for step in plan.steps {
+            let start = descriptions.count
+            describe(step.operation, into: &descriptions)
+            let slice = descriptions.bytes[start...]
+            let length = slice.allSatisfy({ $0 < 0x80 }) ? slice.count : String(decoding: slice, as: UTF8.self).count
+            ends.append(descriptions.count)
+            lengths.append(length)
+            width = max(width, length)
         }
-        return lines.joined(separator: "\n") + "\n"
+        width = min(72, width)
+        let numberWidth = String(plan.steps.count).count
+        var w = ByteWriter(capacity: header.utf8.count + descriptions.count
+                                     + plan.steps.count * (numberWidth + width + 16 + plan.file.utf8.count))
+        w.write(header)
+        w.byte(10)
+        var start = 0
+        for (i, step) in plan.steps.enumerated() {
+            w.spaces(numberWidth - decimalDigits(i + 1))
+            w.write(i + 1)
+            w.append("  ")
+            w.write(bytes: descriptions.bytes[start..<ends[i]])
+            w.spaces(width - lengths[i])
+            w.append("  ")
+            w.write(plan.file)
+            w.byte(UInt8(ascii: ":"))
+            w.write(step.range.start.line)
+            w.byte(10)
+            w.endLine()
+            start = ends[i]
+        }
+        return w.finish()
+    }
+
+    /// The number of digits of a non-negative number.
+    static func decimalDigits(_ n: Int) -> Int {
+        var d = 1, v = n / 10
+        while v > 0 { d += 1; v /= 10 }
+        return d
     }
 }
 
 // MARK: - JSON
 
 enum PlanJSON {
-    /// A JSON string literal: `"`, `\` and control characters escaped; other text passes as UTF-8.
+    /// A JSON string literal: `"`, `\\` and control characters escaped; other text passes as UTF-8.
     static func string(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
+        var w = ByteWriter()
+        string(s, into: &w)
+        return w.finish()
+    }
+
+    static func string(_ s: String, into w: inout ByteWriter) {
+        w.byte(UInt8(ascii: "\""))
+        var s = s
+        s.withUTF8 { escape($0, into: &w) }
+        w.byte(UInt8(ascii: "\""))
+    }
+
+    /// The UTF-8 text `utf8` escaped for a JSON string (without the quotes).
+    static func escape<C: Collection>(_ utf8: C, into w: inout ByteWriter) where C.Element == UInt8 {
+        if !utf8.contains(where: needsEscape) {
+            w.write(bytes: utf8)
+            return
+        }
+        for b in utf8 {
+            switch b {
+            case UInt8(ascii: "\""): w.append("\\\"")
+            case UInt8(ascii: "\\"): w.append("\\\\")
+            case UInt8(ascii: "\n"): w.append("\\n")
+            case UInt8(ascii: "\r"): w.append("\\r")
+            case UInt8(ascii: "\t"): w.append("\\t")
+            case 0x08: w.append("\\b")
+            case 0x0C: w.append("\\f")
+            case 0..<0x20, 0x7f:
+                let hex = String(b, radix: 16)
+                w.append("\\u")
+                w.write(String(repeating: "0", count: 4 - hex.count))
+                w.write(hex)
             default:
-                if u.value < 0x20 || u.value == 0x7f {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
-
-    enum Value {
-        case s(String), i(Int), b(Bool), null
-        var json: String {
-            switch self {
-            case .s(let v): return string(v)
-            case .i(let v): return String(v)
-            case .b(let v): return v ? "true" : "false"
-            case .null: return "null"
+                w.byte(b)
             }
         }
     }
 
-    static func fields(_ op: Operation) -> (String, [(String, Value)]) {
-        func link(_ l: LinkID) -> [(String, Value)] { [("namespace", .s(l.namespace)), ("name", .s(l.name))] }
+    @inline(__always) static func needsEscape(_ b: UInt8) -> Bool {
+        b < 0x20 || b == 0x7f || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\")
+    }
+
+    /// Writes the operation's name and fields: `"op": "add-veth", "namespace": …` (no trailing comma).
+    static func fields(_ op: Operation, into w: inout ByteWriter) {
+        func str(_ key: StaticString, _ value: String) {
+            w.append(", \"")
+            w.append(key)
+            w.append("\": ")
+            string(value, into: &w)
+        }
+        func int(_ key: StaticString, _ value: Int?) {
+            w.append(", \"")
+            w.append(key)
+            w.append("\": ")
+            if let value { w.write(value) } else { w.append("null") }
+        }
+        func name(_ op: StaticString) {
+            w.append("\"op\": \"")
+            w.append(op)
+            w.byte(UInt8(ascii: "\""))
+        }
+        func link(_ op: StaticString, _ l: LinkID) {
+            name(op)
+            str("namespace", l.namespace)
+            str("name", l.name)
+        }
+        func address(_ key: StaticString, _ p: IPPrefix) {
+            w.append(", \"")
+            w.append(key)
+            w.append("\": \"")
+            w.write(p)
+            w.byte(UInt8(ascii: "\""))
+        }
         switch op {
-        case .addNamespace(let n): return ("add-namespace", [("namespace", .s(n))])
+        case .addNamespace(let n): name("add-namespace"); str("namespace", n)
         case .addVeth(let a, let b):
-            return ("add-veth", link(a) + [("peer_namespace", .s(b.namespace)), ("peer_name", .s(b.name))])
-        case .addBridge(let l): return ("add-bridge", link(l))
-        case .addDummy(let l): return ("add-dummy", link(l))
-        case .setMaster(let l, let m): return ("set-master", link(l) + [("master", .s(m))])
-        case .setMTU(let l, let m): return ("set-mtu", link(l) + [("mtu", .i(m))])
-        case .setUp(let l): return ("set-up", link(l))
-        case .setDown(let l): return ("set-down", link(l))
+            link("add-veth", a)
+            str("peer_namespace", b.namespace)
+            str("peer_name", b.name)
+        case .addBridge(let l): link("add-bridge", l)
+        case .addDummy(let l): link("add-dummy", l)
+        case .setMaster(let l, let m): link("set-master", l); str("master", m)
+        case .setMTU(let l, let m): link("set-mtu", l); int("mtu", m)
+        case .setUp(let l): link("set-up", l)
+        case .setDown(let l): link("set-down", l)
         case .addAddress(let l, let p):
-            return ("add-address", link(l) + [("address", .s(p.description)), ("family", .s(p.family.rawValue))])
+            link("add-address", l)
+            address("address", p)
+            str("family", p.family.rawValue)
         case .addRoute(let ns, let r):
-            return ("add-route", [("namespace", .s(ns)), ("destination", .s(r.destination.description)),
-                                  ("default", .b(r.isDefault)), ("family", .s(r.destination.family.rawValue)),
-                                  ("gateway", r.gateway.map { .s($0.description) } ?? .null),
-                                  ("device", r.device.map { .s($0) } ?? .null),
-                                  ("metric", r.metric.map { .i($0) } ?? .null)])
+            name("add-route")
+            str("namespace", ns)
+            str("destination", r.destination.description)
+            w.write(r.isDefault ? ", \"default\": true" : ", \"default\": false")
+            str("family", r.destination.family.rawValue)
+            if let g = r.gateway { str("gateway", g.description) } else { w.append(", \"gateway\": null") }
+            if let d = r.device { str("device", d) } else { w.append(", \"device\": null") }
+            int("metric", r.metric)
         case .setSysctl(let ns, let k, let v):
-            return ("set-sysctl", [("namespace", .s(ns)), ("key", .s(k)), ("value", .s(v))])
+            name("set-sysctl")
+            str("namespace", ns)
+            str("key", k)
+            str("value", v)
         case .ping(let ns, let a, let c):
-            return ("ping", [("namespace", .s(ns)), ("address", .s(a.description)), ("family", .s(a.family.rawValue)),
-                             ("count", .i(c))])
-        case .exec(let ns, let cmd): return ("exec", [("namespace", .s(ns)), ("command", .s(cmd))])
+            name("ping")
+            str("namespace", ns)
+            str("address", a.description)
+            str("family", a.family.rawValue)
+            int("count", c)
+        case .exec(let ns, let cmd): name("exec"); str("namespace", ns); str("command", cmd)
         }
     }
 
     static func render(_ plan: Plan, source: SourceFile?) -> String {
-        var out = "{\n  \"version\": 1,\n  \"file\": \(string(plan.file)),\n  \"operations\": ["
+        // Generous: the pages of the reserve that are never written never become resident.
+        var w = ByteWriter(capacity: 256 + plan.steps.count * (source == nil ? 256 : 320))
+        w.append("{\n  \"version\": 1,\n  \"file\": ")
+        string(plan.file, into: &w)
+        w.append(",\n  \"operations\": [")
         for (i, step) in plan.steps.enumerated() {
-            let (name, fs) = fields(step.operation)
-            var all: [(String, Value)] = [("index", .i(i + 1)), ("op", .s(name))] + fs
-            all.append(("action", .b(step.operation.isAction)))
-            var parts = all.map { "\(string($0.0)): \($0.1.json)" }
+            w.write(i == 0 ? "\n    {\"index\": " : ",\n    {\"index\": ")
+            w.write(i + 1)
+            w.append(", ")
+            fields(step.operation, into: &w)
+            w.write(step.operation.isAction ? ", \"action\": true" : ", \"action\": false")
             let r = step.range
-            var src = "\"line\": \(r.start.line), \"column\": \(r.start.column), \"end_line\": \(r.end.line), \"end_column\": \(r.end.column)"
-            if let source { src += ", \"text\": \(string(source.text(of: r)))" }
-            parts.append("\"source\": {\(src)}")
-            out += (i == 0 ? "\n" : ",\n") + "    {" + parts.joined(separator: ", ") + "}"
+            w.append(", \"source\": {\"line\": ")
+            w.write(r.start.line)
+            w.append(", \"column\": ")
+            w.write(r.start.column)
+            w.append(", \"end_line\": ")
+            w.write(r.end.line)
+            w.append(", \"end_column\": ")
+            w.write(r.end.column)
+            if let source {
+                // `source.text(of: r)`, escaped straight from the file's bytes.
+                let start = max(0, min(r.start.offset, source.bytes.count))
+                let end = max(start, min(r.end.offset, source.bytes.count))
+                w.append(", \"text\": \"")
+                escape(source.bytes[start..<end], into: &w)
+                w.byte(UInt8(ascii: "\""))
+            }
+            w.append("}}")
+            w.endLine()
         }
-        out += plan.steps.isEmpty ? "]\n}\n" : "\n  ]\n}\n"
-        return out
+        w.write(plan.steps.isEmpty ? "]\n}\n" : "\n  ]\n}\n")
+        return w.finish()
     }
 }
 
@@ -195,21 +318,42 @@ enum PlanShell {
         return out + "'"
     }
 
-    /// A word for an `ip -batch` line, or nil when `ip`'s batch reader cannot carry it
-    /// (it cuts lines at `#` and has no escapes inside quotes).
-    static func batch(_ s: String) -> String? {
-        if s.isEmpty { return "\"\"" }
-        var hasSpace = false
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "#"), UInt8(ascii: "'"), UInt8(ascii: "\""), UInt8(ascii: "\\"), 0...8, 10...31, 127:
-                return nil
-            case UInt8(ascii: " "), UInt8(ascii: "\t"):
-                hasSpace = true
-            default: continue
+    /// How a word goes on an `ip -batch` line.
+    enum BatchWord {
+        /// As it is.
+        case plain
+        /// In double quotes (it has spaces, or is empty).
+        case quoted
+        /// Not at all: `ip`'s batch reader cuts lines at `#` and has no escapes inside quotes.
+        case impossible
+    }
+
+    static func batchWord(_ s: String) -> BatchWord {
+        if s.isEmpty { return .quoted }
+        var s = s
+        return s.withUTF8 { utf8 in
+            var hasSpace = false
+            for b in utf8 {
+                if b > UInt8(ascii: "'") && b != UInt8(ascii: "\\") && b != 127 { continue }  // the common case
+                switch b {
+                case UInt8(ascii: "#"), UInt8(ascii: "'"), UInt8(ascii: "\""), UInt8(ascii: "\\"), 0...8, 10...31, 127:
+                    return .impossible
+                case UInt8(ascii: " "), UInt8(ascii: "\t"):
+                    hasSpace = true
+                default: continue
+                }
             }
+            return hasSpace ? .quoted : .plain
         }
-        return hasSpace ? "\"\(s)\"" : s
+    }
+
+    /// A word for an `ip -batch` line, or nil when `ip`'s batch reader cannot carry it.
+    static func batch(_ s: String) -> String? {
+        switch batchWord(s) {
+        case .plain: return s
+        case .quoted: return "\"\(s)\""
+        case .impossible: return nil
+        }
     }
 
     /// One `ip` command (without `ip` and `-n NS`), as argv words.
@@ -218,23 +362,24 @@ enum PlanShell {
     }
 
     static func command(_ op: Operation, blockNamespace: String) -> Command? {
-        func dev(_ l: LinkID) -> [String] { ["dev", l.name] }
         switch op {
         case .addVeth(let a, let b):
             // Created from the block of `a`'s namespace; the peer goes where it belongs.
-            var w = ["link", "add", "name", a.name, "type", "veth", "peer", "name", b.name]
-            if b.namespace != a.namespace { w += ["netns", b.namespace] }
-            return Command(words: w)
+            if b.namespace != a.namespace {
+                return Command(words: ["link", "add", "name", a.name, "type", "veth", "peer", "name", b.name,
+                                       "netns", b.namespace])
+            }
+            return Command(words: ["link", "add", "name", a.name, "type", "veth", "peer", "name", b.name])
         case .addBridge(let l): return Command(words: ["link", "add", "name", l.name, "type", "bridge"])
         case .addDummy(let l): return Command(words: ["link", "add", "name", l.name, "type", "dummy"])
-        case .setMaster(let l, let m): return Command(words: ["link", "set"] + dev(l) + ["master", m])
-        case .setMTU(let l, let m): return Command(words: ["link", "set"] + dev(l) + ["mtu", String(m)])
-        case .setUp(let l): return Command(words: ["link", "set"] + dev(l) + ["up"])
-        case .setDown(let l): return Command(words: ["link", "set"] + dev(l) + ["down"])
+        case .setMaster(let l, let m): return Command(words: ["link", "set", "dev", l.name, "master", m])
+        case .setMTU(let l, let m): return Command(words: ["link", "set", "dev", l.name, "mtu", String(m)])
+        case .setUp(let l): return Command(words: ["link", "set", "dev", l.name, "up"])
+        case .setDown(let l): return Command(words: ["link", "set", "dev", l.name, "down"])
         case .addAddress(let l, let p):
-            var w = ["address", "add", p.description] + dev(l)
-            if p.family == .ipv6 { w.append("nodad") }  // usable at once, as topo's own executor does
-            return Command(words: w)
+            // IPv6: usable at once (`nodad`), as topo's own executor does.
+            if p.family == .ipv6 { return Command(words: ["address", "add", p.description, "dev", l.name, "nodad"]) }
+            return Command(words: ["address", "add", p.description, "dev", l.name])
         case .addRoute(_, let r):
             var w = ["route", "add", r.destination.description]
             if let g = r.gateway { w += ["via", g.description] }
@@ -247,12 +392,10 @@ enum PlanShell {
     }
 
     static func render(_ plan: Plan) -> String {
-        var out = [
-            "#!/bin/sh",
-            "# Built by `topo plan --format ip` from \(oneLineComment(plan.file)): the same topology with iproute2 alone.",
-            "# Run as root. Stops at the first failure.",
-            "set -e",
-        ]
+        var w = ByteWriter(capacity: 256 + plan.steps.count * 64)
+        w.append("#!/bin/sh\n# Built by `topo plan --format ip` from ")
+        w.write(oneLineComment(plan.file))
+        w.append(": the same topology with iproute2 alone.\n# Run as root. Stops at the first failure.\nset -e\n")
         // Block order: host first, then namespaces in plan order.
         var order: [String: Int] = [hostNamespace: 0]
         var blocks: [String] = [hostNamespace]
@@ -260,7 +403,10 @@ enum PlanShell {
             if case .addNamespace(let n) = step.operation, order[n] == nil {
                 order[n] = blocks.count
                 blocks.append(n)
-                out.append("ip netns add \(sh(n))")
+                w.append("ip netns add ")
+                w.write(sh(n))
+                w.byte(10)
+                w.endLine()
             }
         }
         func blockIndex(_ ns: String) -> Int {
@@ -270,49 +416,55 @@ enum PlanShell {
             blocks.append(ns)
             return blocks.count - 1
         }
-        var creations: [[Command]] = []
-        var configs: [[Command]] = []
+        // Per block, the operations (veth pairs flipped to start from the earlier block):
+        // creations first, then the rest in plan order.
+        var creations: [[Operation]] = []
+        var configs: [[Operation]] = []
         func ensure(_ i: Int) {
             while creations.count <= i { creations.append([]); configs.append([]) }
         }
         var tail: [String] = []
         for step in plan.steps {
             let op = step.operation
-            let at = "\(plan.file):\(step.range.start.line)"
             switch op {
             case .addNamespace:
                 continue
             case .addVeth(let a, let b):
                 let ia = blockIndex(a.namespace), ib = blockIndex(b.namespace)
-                let flipped: Operation = ib < ia ? .addVeth(b, peer: a) : op
                 let i = min(ia, ib)
                 ensure(i)
-                creations[i].append(command(flipped, blockNamespace: blocks[i])!)
+                creations[i].append(ib < ia ? .addVeth(b, peer: a) : op)
             case .addBridge(let l), .addDummy(let l):
                 let i = blockIndex(l.namespace)
                 ensure(i)
-                creations[i].append(command(op, blockNamespace: l.namespace)!)
+                creations[i].append(op)
             case .setSysctl(let ns, let k, let v):
                 tail.append(inNamespace(ns) + "sysctl -qw \(sh("\(k)=\(v)"))")
             case .ping(let ns, let a, let c):
-                let what = "ping \(a) from \(ns) failed (\(at))"
+                let what = "ping \(a) from \(ns) failed (\(plan.file):\(step.range.start.line))"
                 tail.append(inNamespace(ns) + "ping -c \(c) -W 2 \(a) >/dev/null || { echo \(sh("topo: " + oneLineComment(what))) >&2; exit 1; }")
             case .exec(let ns, let cmd):
                 tail.append(inNamespace(ns) + "sh -c \(sh(cmd))")
             default:
                 let i = blockIndex(op.namespace)
                 ensure(i)
-                configs[i].append(command(op, blockNamespace: op.namespace)!)
+                configs[i].append(op)
             }
         }
         ensure(blocks.count - 1)
         for (i, ns) in blocks.enumerated() {
-            let cmds = creations[i] + configs[i]
-            if cmds.isEmpty { continue }
-            out += renderBlock(ns, cmds)
+            if creations[i].isEmpty && configs[i].isEmpty { continue }
+            var block = BlockWriter(namespace: ns)
+            for op in creations[i] { block.add(command(op, blockNamespace: ns)!, into: &w) }
+            for op in configs[i] { block.add(command(op, blockNamespace: ns)!, into: &w) }
+            block.finish(into: &w)
         }
-        out += tail
-        return out.joined(separator: "\n") + "\n"
+        for line in tail {
+            w.write(line)
+            w.byte(10)
+            w.endLine()
+        }
+        return w.finish()
     }
 
     static func inNamespace(_ ns: String) -> String {
@@ -325,27 +477,60 @@ enum PlanShell {
 
     /// Consecutive batch-safe commands go into one `ip [-n NS] -batch -` heredoc; a command
     /// with a word the batch reader cannot carry runs on its own, quoted for `sh`, in order.
-    static func renderBlock(_ ns: String, _ cmds: [Command]) -> [String] {
-        let ip = ns == hostNamespace ? "ip" : "ip -n \(sh(ns))"
-        var out: [String] = []
-        var pending: [String] = []
-        func flush() {
-            guard !pending.isEmpty else { return }
-            out.append("\(ip) -batch - <<'TOPO_EOF'")
-            out += pending
-            out.append("TOPO_EOF")
-            pending = []
+    struct BlockWriter {
+        let ip: String
+        var inHeredoc = false
+
+        init(namespace: String) {
+            ip = namespace == hostNamespace ? "ip" : "ip -n \(PlanShell.sh(namespace))"
         }
-        for c in cmds {
-            let words = c.words.map(batch)
-            if words.allSatisfy({ $0 != nil }) {
-                pending.append(words.map { $0! }.joined(separator: " "))
+
+        mutating func add(_ c: Command, into w: inout ByteWriter) {
+            if c.words.allSatisfy({ batchWord($0) != .impossible }) {
+                if !inHeredoc {
+                    w.write(ip)
+                    w.append(" -batch - <<'TOPO_EOF'\n")
+                    inHeredoc = true
+                }
+                for (k, word) in c.words.enumerated() {
+                    if k > 0 { w.byte(UInt8(ascii: " ")) }
+                    if batchWord(word) == .quoted {
+                        w.byte(UInt8(ascii: "\""))
+                        w.write(word)
+                        w.byte(UInt8(ascii: "\""))
+                    } else {
+                        w.write(word)
+                    }
+                }
+                w.byte(10)
+                w.endLine()
             } else {
-                flush()
-                out.append(ip + " " + c.words.map(sh).joined(separator: " "))
+                finish(into: &w)
+                w.write(ip)
+                for word in c.words {
+                    w.byte(UInt8(ascii: " "))
+                    w.write(sh(word))
+                }
+                w.byte(10)
+                w.endLine()
             }
         }
-        flush()
-        return out
+
+        /// Closes an open heredoc.
+        mutating func finish(into w: inout ByteWriter) {
+            if inHeredoc {
+                w.append("TOPO_EOF\n")
+                inHeredoc = false
+            }
+        }
+    }
+
+    /// The lines `BlockWriter` writes for `cmds` in namespace `ns`.
+    static func renderBlock(_ ns: String, _ cmds: [Command]) -> [String] {
+        var w = ByteWriter()
+        var block = BlockWriter(namespace: ns)
+        for c in cmds { block.add(c, into: &w) }
+        block.finish(into: &w)
+        return w.finish().split(separator: "\n").map(String.init)
     }
 }

@@ -19,17 +19,22 @@ public func makePlan(_ topology: Topology, file: String) -> Plan {
         steps.append(PlanStep(.addNamespace(ns.name), at: ns.range))
     }
 
+    // A veth pair is created once, at whichever end comes first. The two ends are nearly
+    // always neighbours in `interfaces` (one statement declares both), which needs no
+    // hashing; other pairs are tracked in a set.
+    let interfaces = topology.interfaces
     var createdVeth: Set<LinkID> = []
-    createdVeth.reserveCapacity(topology.interfaces.count)
-    for i in topology.interfaces {
+    for (k, i) in interfaces.enumerated() {
         switch i.kind {
         case .loopback:
             continue
         case .veth:
-            if createdVeth.contains(i.id) { continue }
             guard let peer = i.peer else { continue }
-            createdVeth.insert(i.id)
-            createdVeth.insert(peer)
+            if k > 0 && interfaces[k - 1].id == peer { continue }  // created with the previous one
+            if !(k + 1 < interfaces.count && interfaces[k + 1].id == peer) {
+                if createdVeth.contains(i.id) { continue }
+                createdVeth.insert(peer)
+            }
             steps.append(PlanStep(.addVeth(i.id, peer: peer), at: i.range))
         case .bridge:
             steps.append(PlanStep(.addBridge(i.id), at: i.range))

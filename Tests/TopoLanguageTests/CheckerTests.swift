@@ -213,3 +213,21 @@ func warningOnly(_ c: WarningCase) {
         #expect(sysctlKeyProblem(bad) != nil, "\(bad)")
     }
 }
+
+@Test func interfaceSettingsReadBackAndEqualityIgnoresHowTheyWereSet() {
+    let r = SourceRange.none
+    let plain = Topology.Interface(id: LinkID("a", "e0"), kind: .veth, range: r)
+    var changed = plain
+    #expect(changed.mtu == nil && changed.master == nil && changed.stateRange == nil)
+    changed.mtu = 1400
+    changed.mtuRange = r
+    changed.master = "br0"
+    #expect(changed.mtu == 1400 && changed.mtuRange == r && changed.master == "br0")
+    #expect(changed != plain)
+    #expect(changed == Topology.Interface(id: LinkID("a", "e0"), kind: .veth, master: "br0", mtu: 1400, mtuRange: r, range: r))
+    changed.mtu = nil
+    changed.mtuRange = nil
+    changed.master = nil
+    #expect(changed == plain)
+    #expect(changed.hashValue == plain.hashValue)
+}

@@ -178,3 +178,29 @@ struct ParserTests {
         #expect(isCompleteInput(text) == expected)
     }
 }
+
+@Test func literalNamesCompareEqualHoweverBuiltAndKeepTheirSegmentRange() {
+    func r(_ a: Int, _ b: Int) -> SourceRange {
+        SourceRange(start: .init(line: 1, column: a + 1, offset: a), end: .init(line: 1, column: b + 1, offset: b))
+    }
+    let built = NameSyntax(parts: [.text("h1", r(0, 2))], range: r(0, 2))
+    let literal = NameSyntax.literal("h1", r(0, 2))
+    #expect(built == literal)
+    #expect(built.hashValue == literal.hashValue)
+    #expect(literal.parts == [.text("h1", r(0, 2))])
+    #expect(literal.literalText == "h1")
+    // A text segment whose range differs from the name's is kept as written.
+    let inner = NameSyntax(parts: [.text("h1", r(1, 3))], range: r(0, 4), quoted: true)
+    #expect(inner.parts == [.text("h1", r(1, 3))])
+    #expect(inner.literalText == "h1")
+    #expect(inner != NameSyntax.literal("h1", r(0, 4)))
+    // Moving a literal name keeps its text's original range.
+    var moved = literal
+    moved.range = r(5, 7)
+    #expect(moved.parts == [.text("h1", r(0, 2))])
+    #expect(moved.range == r(5, 7))
+    var replaced = literal
+    replaced.parts = [.text("x", r(0, 2)), .text("y", r(0, 2))]
+    #expect(replaced.literalText == nil)
+    #expect(replaced.parts.count == 2)
+}

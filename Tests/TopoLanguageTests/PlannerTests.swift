@@ -204,3 +204,22 @@ func plan(_ source: String, file: String = "t.topo") -> Plan {
     #expect(plan!.steps.count > 150_000)
     print("check+plan of \(stmts.count) statements (102 001 interfaces): \(elapsed)")
 }
+
+@Test func vethPairIsCreatedOnceWhetherItsEndsAreNeighboursOrNot() {
+    let r = SourceRange.none
+    func veth(_ ns: String, _ name: String, _ peer: LinkID) -> Topology.Interface {
+        Topology.Interface(id: LinkID(ns, name), kind: .veth, peer: peer, range: r)
+    }
+    let a = LinkID("x", "a"), b = LinkID("y", "b"), c = LinkID("x", "c"), d = LinkID("y", "d")
+    // a-b are neighbours; c ... d are apart, with d listed before c.
+    let topology = Topology(interfaces: [veth("x", "a", b), veth("y", "b", a), veth("y", "d", c),
+                                         Topology.Interface(id: LinkID("x", "dm"), kind: .dummy, range: r),
+                                         veth("x", "c", d)])
+    let creations = makePlan(topology, file: "t.topo").steps.compactMap { step -> Operation? in
+        switch step.operation {
+        case .addVeth, .addDummy: return step.operation
+        default: return nil
+        }
+    }
+    #expect(creations == [.addVeth(a, peer: b), .addVeth(d, peer: c), .addDummy(LinkID("x", "dm"))])
+}

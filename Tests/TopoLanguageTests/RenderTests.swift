@@ -124,6 +124,13 @@ func shellQuoting(_ input: String, _ expected: String) {
     #expect(PlanShell.batch("a b") == "\"a b\"")
     #expect(PlanShell.batch("a#b") == nil)
     #expect(PlanShell.batch("a'b") == nil)
+    #expect(PlanShell.batch("a\\b") == nil)
+    #expect(PlanShell.batch("a\"b") == nil)
+    #expect(PlanShell.batch("a\u{7f}") == nil)
+    #expect(PlanShell.batch("a\nb") == nil)
+    #expect(PlanShell.batch("a\tb") == "\"a\tb\"")
+    #expect(PlanShell.batch("") == "\"\"")
+    #expect(PlanShell.batch("$x&!%é") == "$x&!%é")
     let lines = PlanShell.renderBlock("n s", [.init(words: ["link", "set", "dev", "a", "up"]),
                                               .init(words: ["link", "set", "dev", "x#1", "up"]),
                                               .init(words: ["link", "set", "dev", "b", "up"])])
@@ -183,4 +190,21 @@ func shellQuoting(_ input: String, _ expected: String) {
     #expect(ScriptPrinter.isPlainName("h1-eth0"))
     #expect(!ScriptPrinter.isPlainName("1abc"))
     #expect(!ScriptPrinter.isPlainName("a..b"))
+}
+
+@Test(arguments: [0, 7, 9, 10, 99, 100, 65535, -1, -10, Int.max, Int.min])
+func byteWriterWritesIntegersAsStringDoes(_ n: Int) {
+    var w = ByteWriter()
+    w.write(n)
+    #expect(w.finish() == String(n))
+}
+
+@Test(arguments: ["0.0.0.0/0", "10.0.195.77/30", "255.255.255.255/32", "fd00::1/64", "::/0"])
+func byteWriterWritesPrefixesAsDescriptionDoes(_ text: String) throws {
+    let p = try #require(IPPrefix(text))
+    var w = ByteWriter()
+    w.write(p)
+    w.write(" ")
+    w.write(p.address)
+    #expect(w.finish() == "\(p.description) \(p.address.description)")
 }
