@@ -126,24 +126,7 @@ public struct LiveTopology: Hashable, Sendable {
     /// The live state as JSON (`topo show --format json`):
     /// `{"namespaces":[{"name":…,"links":[…],"routes":[…],"sysctls":{…}}],"host":{"links":[…]}}`.
     public func json() -> String {
-        func str(_ s: String) -> String {
-            var o = "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": o += "\\\""
-                case "\\": o += "\\\\"
-                case "\n": o += "\\n"
-                case "\t": o += "\\t"
-                case "\r": o += "\\r"
-                default:
-                    if u.value < 0x20 {
-                        let h = String(u.value, radix: 16)
-                        o += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                    } else { o.unicodeScalars.append(u) }
-                }
-            }
-            return o + "\""
-        }
+        let str = jsonStringLiteral
         func opt(_ s: String?) -> String { s.map(str) ?? "null" }
         func links(_ st: LiveNamespace) -> String {
             "[" + st.links.map { l in

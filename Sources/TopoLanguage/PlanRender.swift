@@ -145,6 +145,10 @@ enum PlanText {
 
 // MARK: - JSON
 
+/// `s` as a JSON string literal, quotes included: `"`, `\\` and control characters escaped,
+/// other text passed through as UTF-8. The one JSON escaper of the project (plan and `show`).
+public func jsonStringLiteral(_ s: String) -> String { PlanJSON.string(s) }
+
 enum PlanJSON {
     /// A JSON string literal: `"`, `\\` and control characters escaped; other text passes as UTF-8.
     static func string(_ s: String) -> String {
