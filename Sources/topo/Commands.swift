@@ -37,6 +37,18 @@ func absolutePath(_ file: String) -> String {
     return String(cString: buf) + "/" + file
 }
 
+/// Runs `body` with SIGINT, SIGTERM and SIGHUP held back, so an interrupted `run` or
+/// `destroy` still finishes (or rolls back) before the signal takes effect. Threads started
+/// inside inherit the mask.
+func withSignalsDeferred<T>(_ body: () throws -> T) rethrows -> T {
+    var held = sigset_t(), previous = sigset_t()
+    sigemptyset(&held)
+    for s in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&held, s) }
+    pthread_sigmask(SIG_BLOCK, &held, &previous)
+    defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+    return try body()
+}
+
 /// Renders a kernel-side error against the script and returns its exit code.
 func report(_ error: ExecutionError, source: SourceFile?, renderer: DiagnosticRenderer) -> Int32 {
     printError(error.rendered(in: source, renderer: renderer))
@@ -47,9 +59,10 @@ func applyCommand(plan: Plan, source: SourceFile, script: ScriptOptions, allowEx
     if let code = requirePrivileges("run") { return code }
     let (key, path) = stateKey(for: source, file: script.file)
     do {
-        let executor = Executor(backend: try NetlinkBackend())
-        let result = try executor.apply(plan, options: ApplyOptions(stateKey: key, scriptPath: path,
-                                                                   allowExec: allowExec))
+        let result = try withSignalsDeferred {
+            try Executor(backend: try NetlinkBackend())
+                .apply(plan, options: ApplyOptions(stateKey: key, scriptPath: path, allowExec: allowExec))
+        }
         print("\(source.name): \(result.summary)")
         for outcome in result.actions {
             printAction(outcome, file: source.name)
@@ -83,8 +96,9 @@ func destroyCommand(source: SourceFile, script: ScriptOptions) throws -> Int32 {
     if let code = requirePrivileges("destroy") { return code }
     let (key, _) = stateKey(for: source, file: script.file)
     do {
-        let executor = Executor(backend: try NetlinkBackend())
-        let result = try executor.destroy(stateKey: key)
+        let result = try withSignalsDeferred {
+            try Executor(backend: try NetlinkBackend()).destroy(stateKey: key)
+        }
         print("\(source.name): \(result.summary)")
         return Exit.ok
     } catch let error as ExecutionError {
