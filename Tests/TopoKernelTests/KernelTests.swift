@@ -149,3 +149,57 @@ extension TopoLanguage.Operation {
     }
 }
 
+
+/// topo keeps two descriptors per namespace; a soft `ulimit -n 1024` must not stop a
+/// 1100-namespace topology: the backend lifts the soft limit to the hard one when it starts.
+/// Where the hard limit itself is too low, apply must fail with the clear message instead.
+@Suite(.serialized, .enabled(if: kernelTestsEnabled, "needs root: runs in an unshare --net --mount sandbox"))
+struct FileLimitKernelTests {
+    @Test func elevenHundredNamespacesUnderASoftLimitOf1024() throws {
+        let before = try FileLimit.current()
+        try FileLimit.setSoft(1024)
+        defer { try? FileLimit.setSoft(before.soft) }
+        #expect(try FileLimit.current().soft == min(1024, before.hard))
+        let sb = try Sandbox()
+        let raised = try FileLimit.current()
+        #expect(raised.soft == min(raised.hard, 1 << 20))
+        let dir = tempDir()
+        defer { cleanup(dir) }
+        let names = (1...1100).map { "m\($0)" }
+        let plan = Plan(file: "many.topo", steps: names.map { PlanStep(.addNamespace($0), at: line(1)) })
+        let ex = Executor(backend: sb.backend)
+        let opts = ApplyOptions(stateKey: "many", stateDirectory: dir, failAt: nil)
+        if raised.soft >= 2 * 1100 + 100 {
+            let r = try ex.apply(plan, options: opts)
+            #expect(r.changes == 1100)
+            let listed = try sb.ip("netns", "list").split(separator: "\n")
+            #expect(listed.count == 1100)
+            try ex.destroy(stateKey: "many", stateDirectory: dir)
+            #expect(try sb.ip("netns", "list") == "")
+        } else {
+            Issue.record("hard open-file limit \(raised.hard) is too low for this test")
+        }
+    }
+
+    /// A limit too low for the topology: a clear error, and nothing left behind. (The soft
+    /// limit is lowered after the backend raised it, standing in for a low hard limit: a
+    /// lowered hard limit could not be raised again without CAP_SYS_RESOURCE.)
+    @Test func tooLowALimitGivesAClearError() throws {
+        let before = try FileLimit.current()
+        let sb = try Sandbox()
+        try FileLimit.setSoft(200)
+        defer { try? FileLimit.setSoft(before.soft) }
+        let dir = tempDir()
+        defer { cleanup(dir) }
+        let plan = Plan(file: "many.topo", steps: (1...150).map { PlanStep(.addNamespace("m\($0)"), at: line(1)) })
+        do {
+            try Executor(backend: sb.backend).apply(plan, options: ApplyOptions(stateKey: "many", stateDirectory: dir, failAt: nil))
+            Issue.record("apply of 150 namespaces (300 descriptors) succeeded under a hard open-file limit of 200")
+        } catch let e as ExecutionError {
+            #expect("\(e)".contains("too many open files"), "\(e)")
+            #expect("\(e)".contains("ulimit -n 200"), "\(e)")
+        }
+        try FileLimit.setSoft(before.soft)
+        #expect(try sb.ip("netns", "list") == "")
+    }
+}
