@@ -118,17 +118,18 @@ public final class NetlinkSocket: @unchecked Sendable {
 
     /// Receives one datagram and splits it into messages (copied out of the shared buffer).
     ///
-    /// Waits for data with `poll` first, so the shared buffer's lock is held only while a
-    /// datagram is already there (`MSG_DONTWAIT`), never while blocked.
+    /// The shared buffer's lock is held only for a non-blocking `recv` (`MSG_DONTWAIT`), never
+    /// while blocked: when nothing is there yet, `poll` waits without it. (rtnetlink answers
+    /// within the `send`, so the first try almost always finds the reply.)
     private func receive() throws -> [Message] {
         while true {
+            if let messages = try ReceiveBuffer.shared.receive(fd) { return messages }
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let r = poll(&pfd, 1, -1)
             if r < 0 {
                 if Glibc.errno == EINTR { continue }
                 throw NetlinkError.system(call: "poll", errno: Glibc.errno)
             }
-            if let messages = try ReceiveBuffer.shared.receive(fd) { return messages }
         }
     }
 
