@@ -32,10 +32,14 @@ public final class NetlinkBackend: KernelBackend {
     private func descriptorError(_ error: Error) -> KernelError {
         let e = kernelError(error)
         guard let n = e.errnoValue, n == EMFILE || n == ENFILE else { return e }
-        let soft = (try? FileLimit.current().soft).map(String.init) ?? "?"
-        let which = n == EMFILE ? "topo's open-file limit (ulimit -n \(soft), already raised to the hard limit)"
+        return NetlinkBackend.tooManyFiles(errno: n, openNamespaces: fds.count, softLimit: try? FileLimit.current().soft)
+    }
+
+    /// The error for EMFILE/ENFILE while opening a namespace's fd or socket.
+    static func tooManyFiles(errno n: Int32, openNamespaces: Int, softLimit: UInt64?) -> KernelError {
+        let which = n == EMFILE ? "topo's open-file limit (ulimit -n \(softLimit.map(String.init) ?? "?"), already raised to the hard limit)"
             : "the system's open-file limit (fs.file-max)"
-        return .failure("too many open files: topo keeps 2 descriptors per namespace and has \(fds.count) namespaces open; "
+        return .failure("too many open files: topo keeps 2 descriptors per namespace and has \(openNamespaces) namespaces open; "
             + "\(which) is too low — raise the hard limit (e.g. `ulimit -Hn 65536` as root, or LimitNOFILE=) and retry")
     }
 
