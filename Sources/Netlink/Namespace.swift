@@ -100,20 +100,40 @@ public final class NamedNamespaces: @unchecked Sendable {
 
     /// `ip netns del` for several names in one trip to the namespace thread; one result per
     /// name, in order (a failure does not stop the others).
+    ///
+    /// Every `umount2` ends by waiting for an RCU grace period (the kernel's
+    /// `namespace_unlock`), which takes long while the machine is busy (e.g. right after
+    /// building a large topology: 0.3 ms each, 500 namespaces ~150–250 ms one by one).
+    /// Concurrent waiters share grace periods, so more than `parallelThreshold` names are
+    /// deleted by up to `maxDeleteThreads` helper threads at once (500: ~20–50 ms). The
+    /// helpers are started from the namespace thread, so they share its mount namespace and
+    /// file-system root (pthreads are created with CLONE_FS; a sandbox thread's helpers stay
+    /// in the sandbox).
     public func delete(_ names: [String]) -> [Result<Void, Error>] {
         do {
             return try thread.run {
-                names.map { name in
+                let work = { (i: Int) -> Result<Void, Error> in
                     Result {
-                        try NamedNamespaces.validate(name)
-                        try deleteFile(name, path(of: name))
+                        try NamedNamespaces.validate(names[i])
+                        try self.deleteFile(names[i], self.path(of: names[i]))
                     }
                 }
+                let helpers = min(NamedNamespaces.maxDeleteThreads, (names.count + 7) / 8)
+                guard names.count > NamedNamespaces.parallelThreshold, helpers > 1 else {
+                    return names.indices.map(work)
+                }
+                return parallelMap(count: names.count, threads: helpers, work)
             }
         } catch {
             return names.map { _ in .failure(error) }
         }
     }
+
+    /// Up to this many names are deleted on the namespace thread alone.
+    static let parallelThreshold = 16
+    /// At most this many helper threads delete namespaces at once (measured at star 500 right
+    /// after apply: 1 thread 150–250 ms, 4: ~95, 16: ~40–110, 64: ~20).
+    static let maxDeleteThreads = 64
 
     private func deleteFile(_ name: String, _ p: String) throws {
         if umount2(p, Int32(MNT_DETACH)) != 0 {

@@ -258,3 +258,66 @@ final class Worker: @unchecked Sendable {
         }
     }
 }
+
+/// Shared state of `parallelMap`: the next index to take, the body and the result slots.
+private final class ParallelWork<T>: @unchecked Sendable {
+    let lock = Mutex()
+    var next = 0
+    let count: Int
+    let body: (Int) -> T
+    let results: UnsafeMutablePointer<T?>
+    init(count: Int, body: @escaping (Int) -> T, results: UnsafeMutablePointer<T?>) {
+        self.count = count
+        self.body = body
+        self.results = results
+    }
+    func take() -> Int? {
+        lock.locked {
+            guard next < count else { return nil }
+            next += 1
+            return next - 1
+        }
+    }
+    /// Each index is taken once, so every slot is written by one thread only.
+    func drain() { while let i = take() { results[i] = body(i) } }
+}
+
+/// Runs `body` for every index in `0..<count` on the calling thread plus up to `threads` new
+/// threads started from it (so they inherit its namespaces and fs_struct), each taking the
+/// next index until none is left; returns the results in index order. If a thread cannot be
+/// started, the others (and the calling thread) do its share. All threads are joined before
+/// this returns.
+func parallelMap<T>(count: Int, threads: Int, _ body: @escaping (Int) -> T) -> [T] {
+    let results = UnsafeMutablePointer<T?>.allocate(capacity: count)
+    results.initialize(repeating: nil, count: count)
+    defer {
+        results.deinitialize(count: count)
+        results.deallocate()
+    }
+    let shared = ParallelWork(count: count, body: body, results: results)
+    var attr = pthread_attr_t()
+    pthread_attr_init(&attr)
+    pthread_attr_setstacksize(&attr, 256 << 10)
+    defer { pthread_attr_destroy(&attr) }
+    var started: [pthread_t] = []
+    for _ in 0..<max(0, threads) {
+        let context = Unmanaged.passRetained(shared as AnyObject).toOpaque()
+        var t = pthread_t()
+        let rc = pthread_create(&t, &attr, { ctx in
+            let s = Unmanaged<AnyObject>.fromOpaque(ctx!).takeRetainedValue()
+            (s as! Drainable).drain()
+            return nil
+        }, context)
+        if rc != 0 {
+            Unmanaged<AnyObject>.fromOpaque(context).release()
+            break
+        }
+        started.append(t)
+    }
+    shared.drain()
+    for t in started { pthread_join(t, nil) }
+    return (0..<count).map { results[$0]! }
+}
+
+private protocol Drainable: AnyObject { func drain() }
+extension ParallelWork: Drainable {}

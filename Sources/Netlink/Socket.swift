@@ -36,7 +36,6 @@ public final class NetlinkSocket: @unchecked Sendable {
     public let maxAcksPerSend: Int
 
     private var sequence: UInt32
-    private var buffer: [UInt8]
     private let lock = Mutex()
 
     static let netlinkRoute: Int32 = 0          // NETLINK_ROUTE
@@ -78,7 +77,6 @@ public final class NetlinkSocket: @unchecked Sendable {
         self.fd = fd
         self.maxAcksPerSend = max(1, receiveBufferSize / NetlinkSocket.bytesPerAck - 8)
         self.sequence = UInt32(truncatingIfNeeded: time(nil))
-        self.buffer = [UInt8](repeating: 0, count: 1 << 16)
     }
 
     deinit { close(fd) }
@@ -118,19 +116,20 @@ public final class NetlinkSocket: @unchecked Sendable {
         }
     }
 
-    /// Receives one datagram and splits it into messages.
+    /// Receives one datagram and splits it into messages (copied out of the shared buffer).
+    ///
+    /// The shared buffer's lock is held only for a non-blocking `recv` (`MSG_DONTWAIT`), never
+    /// while blocked: when nothing is there yet, `poll` waits without it. (rtnetlink answers
+    /// within the `send`, so the first try almost always finds the reply.)
     private func receive() throws -> [Message] {
         while true {
-            let n = try buffer.withUnsafeMutableBytes { p in
-                try syscallChecked("recv") { recv(fd, p.baseAddress, p.count, Int32(MSG_TRUNC)) }
+            if let messages = try ReceiveBuffer.shared.receive(fd) { return messages }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let r = poll(&pfd, 1, -1)
+            if r < 0 {
+                if Glibc.errno == EINTR { continue }
+                throw NetlinkError.system(call: "poll", errno: Glibc.errno)
             }
-            if n > buffer.count {
-                // The datagram was larger than our buffer: it is lost; grow for next time.
-                buffer = [UInt8](repeating: 0, count: nlAlign(n) * 2)
-                throw NetlinkError.malformed("reply of \(n) bytes truncated")
-            }
-            if n == 0 { continue }
-            return try Message.decodeAll(buffer[0..<n])
         }
     }
 
@@ -244,6 +243,37 @@ public final class NetlinkSocket: @unchecked Sendable {
                 }
             }
             return results
+        }
+    }
+}
+
+/// The one receive buffer all sockets share (64 KiB, grown when a datagram is larger). A
+/// buffer per socket cost 64 KiB each: 64 MB for a 1000-namespace topology, which keeps a
+/// socket per namespace. Sockets are mostly used from one thread at a time; the lock is held
+/// only for a non-blocking `recv` and the copy out.
+final class ReceiveBuffer: @unchecked Sendable {
+    static let shared = ReceiveBuffer()
+    private let lock = Mutex()
+    private var buffer = [UInt8](repeating: 0, count: 1 << 16)
+
+    /// One datagram from `fd` split into messages, or nil if none is waiting (EAGAIN/EINTR).
+    func receive(_ fd: Int32) throws -> [Message]? {
+        try lock.locked {
+            let n = buffer.withUnsafeMutableBytes { p in
+                recv(fd, p.baseAddress, p.count, Int32(MSG_TRUNC) | Int32(MSG_DONTWAIT))
+            }
+            if n < 0 {
+                let e = Glibc.errno
+                if e == EAGAIN || e == EWOULDBLOCK || e == EINTR { return nil }
+                throw NetlinkError.system(call: "recv", errno: e)
+            }
+            if n > buffer.count {
+                // The datagram was larger than the buffer: it is lost; grow for next time.
+                buffer = [UInt8](repeating: 0, count: nlAlign(n) * 2)
+                throw NetlinkError.malformed("reply of \(n) bytes truncated")
+            }
+            if n == 0 { return [] }
+            return try Message.decodeAll(buffer[0..<n])
         }
     }
 }

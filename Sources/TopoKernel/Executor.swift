@@ -368,6 +368,20 @@ public final class Executor {
                     if byNS[ns] == nil { order.append(ns) }
                     byNS[ns, default: []].append(p)
                 }
+                // Namespaces that enslave ports to a bridge go last (stable otherwise). Their
+                // ports then come up, and the bridge starts flooding the IPv6 start-up traffic
+                // of the namespaces at the other ends (N² packets for N ports), only when
+                // everything else is in place, instead of slowing every later batch while the
+                // rest is still being built. Measured at star 1000 (sandbox, phase 2 of apply):
+                // 1.0 s -> 0.7 s; whole run median 1.48 s -> 1.26 s. Nothing in one namespace's
+                // batch waits for another's, so any order of these batches is correct.
+                let enslaving = Set(order.filter { ns in
+                    (byNS[ns] ?? []).contains { p in
+                        if case .op(_, .setMaster) = p.target { return true }
+                        return false
+                    }
+                })
+                order = order.filter { !enslaving.contains($0) } + order.filter { enslaving.contains($0) }
                 for ns in order {
                     // Stable sort by phase (the plan normally lists them in phase order already).
                     let items = (byNS[ns] ?? []).enumerated().sorted { ($0.element.phase, $0.offset) < ($1.element.phase, $1.offset) }
@@ -483,7 +497,9 @@ public final class Executor {
                 }
                 var results: [Result<Void, KernelError>] = []
                 if case .local(let ns) = batch.kind {
+                    let t0 = timing.enabled ? monotonicNow() : 0
                     if !pairs.isEmpty { results = backend.apply(pairs.map { $0.1 }, in: ns) }
+                    if timing.enabled { timing.batch(ns, ops: pairs.count, seconds: monotonicNow() - t0) }
                 } else if !pairs.isEmpty {
                     results = backend.apply(across: pairs)
                 }
@@ -627,12 +643,25 @@ func normSysctl(_ s: String) -> String {
 
 /// `TOPO_TIMING=1`: prints how long each part of `apply` took to stderr (for profiling).
 final class PhaseTimer {
-    private let enabled = getenv("TOPO_TIMING") != nil
+    let enabled = getenv("TOPO_TIMING") != nil
     private var last = monotonicNow()
+    private var batches: [(ns: String, ops: Int, seconds: Double)] = []
     func mark(_ what: String) {
         guard enabled else { return }
         let now = monotonicNow()
         fputs("timing: \(what): \(Int(((now - last) * 1e6).rounded())) us\n", stderr)
+        if !batches.isEmpty {
+            let slow = batches.sorted { $0.seconds > $1.seconds }
+            let rest = slow.dropFirst(3)
+            for b in slow.prefix(3) { fputs("timing:   batch \(b.ns) (\(b.ops) ops): \(Int((b.seconds * 1e6).rounded())) us\n", stderr) }
+            if !rest.isEmpty {
+                let sum = rest.reduce(0) { $0 + $1.seconds }
+                fputs("timing:   \(rest.count) other batches: \(Int((sum * 1e6).rounded())) us (\(Int((sum / Double(rest.count) * 1e6).rounded())) us each)\n", stderr)
+            }
+            batches = []
+        }
         last = now
     }
+    /// One namespace's batch (printed with the next `mark`: the slowest three, the rest summed).
+    func batch(_ ns: String, ops: Int, seconds: Double) { batches.append((ns, ops, seconds)) }
 }

@@ -18,6 +18,9 @@ public final class NetlinkBackend: KernelBackend {
     ///   (default: a new thread in the caller's namespaces). Tests pass a sandbox thread.
     public init(netnsDirectory: String = "/run/netns", thread given: NamespaceThread? = nil) throws {
         do {
+            // Two descriptors per namespace (its fd and its socket): lift the soft open-file
+            // limit to the hard one, so e.g. `ulimit -n 1024` does not stop a 1000-host star.
+            _ = try? FileLimit.raiseSoftToHard()
             thread = try given ?? NamespaceThread()
             named = try NamedNamespaces(directory: netnsDirectory, thread: thread)
         } catch {
@@ -25,18 +28,38 @@ public final class NetlinkBackend: KernelBackend {
         }
     }
 
+    /// EMFILE/ENFILE explained: how many namespaces are open and what the limit is.
+    private func descriptorError(_ error: Error) -> KernelError {
+        let e = kernelError(error)
+        guard let n = e.errnoValue, n == EMFILE || n == ENFILE else { return e }
+        return NetlinkBackend.tooManyFiles(errno: n, openNamespaces: fds.count, softLimit: try? FileLimit.current().soft)
+    }
+
+    /// The error for EMFILE/ENFILE while opening a namespace's fd or socket.
+    static func tooManyFiles(errno n: Int32, openNamespaces: Int, softLimit: UInt64?) -> KernelError {
+        let which = n == EMFILE ? "topo's open-file limit (ulimit -n \(softLimit.map(String.init) ?? "?"), already raised to the hard limit)"
+            : "the system's open-file limit (fs.file-max)"
+        return .failure("too many open files: topo keeps 2 descriptors per namespace and has \(openNamespaces) namespaces open; "
+            + "\(which) is too low — raise the hard limit (e.g. `ulimit -Hn 65536` as root, or LimitNOFILE=) and retry")
+    }
+
     private func fd(_ ns: String) throws -> NamespaceFD {
         if let f = fds[ns] { return f }
-        let f = ns == hostNamespace ? try NamespaceFD(path: thread.namespacePath("net")) : try named.open(ns)
-        fds[ns] = f
-        return f
+        do {
+            let f = ns == hostNamespace ? try NamespaceFD(path: thread.namespacePath("net")) : try named.open(ns)
+            fds[ns] = f
+            return f
+        } catch { throw descriptorError(error) }
     }
 
     private func socket(_ ns: String) throws -> NetlinkSocket {
         if let s = sockets[ns] { return s }
-        let s = try thread.openSocket(inNamespace: try fd(ns).fd)
-        sockets[ns] = s
-        return s
+        let f = try fd(ns).fd
+        do {
+            let s = try thread.openSocket(inNamespace: f)
+            sockets[ns] = s
+            return s
+        } catch { throw descriptorError(error) }
     }
 
     /// Drops the cached socket and fd (they would keep a deleted namespace alive).
@@ -295,7 +318,7 @@ public final class NetlinkBackend: KernelBackend {
             }
             fds[name] = f
             sockets[name] = s
-        } catch { throw kernelError(error) }
+        } catch { throw descriptorError(error) }
     }
 
     public func deleteNamespace(_ name: String) throws {

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 @testable import Netlink
+import CNetShim
 
 @Suite("kernel (root, in throwaway namespaces)",
        .enabled(if: kernelTestsEnabled, "needs root (runs in an unshare'd net+mount sandbox); set CI=true to force"),
@@ -35,6 +36,36 @@ struct KernelTests {
         let t3 = now()
         #expect(try named.list().isEmpty)
         print("TIMING namespaces: 100 created in \(Int((t1 - t0) * 1000)) ms (\(String(format: "%.2f", (t1 - t0) * 10)) ms each); 100 deleted in \(String(format: "%.1f", (t3 - t2) * 1000)) ms")
+    }
+
+    /// Many namespaces are deleted by helper threads at once; they must act in the sandbox's
+    /// mount namespace (helpers outside it would fail with ENOENT on the machine's /run, or
+    /// worse), and failures stay per name.
+    @Test func manyNamespacesDeletedInParallelInsideTheSandbox() throws {
+        let sandbox = try Sandbox()
+        let named = try sandbox.namedNamespaces()
+        let names = (0..<60).map { "p\($0)" }
+        for n in names { try named.create(n) }
+        // The helpers see the sandbox's mount and network namespaces, not the process's.
+        let want = try sandbox.thread.run { (try readLink("/proc/thread-self/ns/mnt"), try readLink("/proc/thread-self/ns/net")) }
+        #expect(want.0 != (try readLink("/proc/self/ns/mnt")))
+        let seen = try sandbox.thread.run {
+            parallelMap(count: 32, threads: 8) { _ in
+                ((try? readLink("/proc/thread-self/ns/mnt")) ?? "?", (try? readLink("/proc/thread-self/ns/net")) ?? "?")
+            }
+        }
+        #expect(seen.allSatisfy { $0.0 == want.0 && $0.1 == want.1 })
+        // One name that is not there: its own failure; the others all go.
+        let results = named.delete(names + ["missing"])
+        #expect(results.count == 61)
+        for r in results.dropLast() { #expect((try? r.get()) != nil) }
+        if case .failure(let e) = results.last!, case .system(_, let code) = e as? NetlinkError {
+            #expect(code == ENOENT)
+        } else {
+            Issue.record("deleting a missing namespace did not fail with ENOENT: \(results.last!)")
+        }
+        #expect(try named.list().isEmpty)
+        #expect(try sandbox.observe(["ip", "netns", "list"]).output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
     }
 
     @Test func vethEndsInTwoNamedNamespacesInOneRequest() throws {
@@ -229,4 +260,12 @@ struct KernelTests {
         #expect(try s.links().count == 201)
     }
 
+}
+
+/// readlink(2) of a path (e.g. `/proc/thread-self/ns/mnt` → `mnt:[4026531841]`).
+func readLink(_ path: String) throws -> String {
+    var buf = [CChar](repeating: 0, count: 256)
+    let n = readlink(path, &buf, buf.count - 1)
+    guard n >= 0 else { throw NetlinkError.system(call: "readlink(\(path))", errno: errno) }
+    return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

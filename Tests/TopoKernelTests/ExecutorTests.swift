@@ -134,6 +134,30 @@ func changeCount(_ p: Plan) -> Int { p.steps.filter { !$0.operation.isAction }.c
         ])
     }
 
+    @Test func namespacesThatEnslavePortsToABridgeGoLast() throws {
+        let b = RecordingBackend()
+        // A small star as the planner orders it: the hub (with the bridge) first.
+        let plan = Plan(file: "star.topo", steps: [
+            PlanStep(.addNamespace("hub"), at: line(1)),
+            PlanStep(.addNamespace("h1"), at: line(2)),
+            PlanStep(.addNamespace("h2"), at: line(2)),
+            PlanStep(.addBridge(LinkID("hub", "br0")), at: line(3)),
+            PlanStep(.addVeth(LinkID("h1", "eth0"), peer: LinkID("hub", "p1")), at: line(4)),
+            PlanStep(.addVeth(LinkID("h2", "eth0"), peer: LinkID("hub", "p2")), at: line(4)),
+            PlanStep(.setMaster(LinkID("hub", "p1"), master: "br0"), at: line(5)),
+            PlanStep(.setMaster(LinkID("hub", "p2"), master: "br0"), at: line(5)),
+            PlanStep(.setUp(LinkID("hub", "br0")), at: line(3)),
+            PlanStep(.setUp(LinkID("hub", "p1")), at: line(4)),
+            PlanStep(.setUp(LinkID("h1", "eth0")), at: line(4)),
+            PlanStep(.setUp(LinkID("hub", "p2")), at: line(4)),
+            PlanStep(.setUp(LinkID("h2", "eth0")), at: line(4)),
+        ])
+        try Executor(backend: b).apply(plan, options: ApplyOptions(runActions: false))
+        let batches = b.calls.filter { $0.hasPrefix("apply ") && !$0.contains("add veth") && !$0.contains("add bridge") }
+        #expect(batches.map { String($0.prefix(while: { $0 != ":" })) } == ["apply h1", "apply h2", "apply hub"])
+        #expect(b.snapshot["hub"]?.links.first { $0.name == "p2" }?.master == "br0")
+    }
+
     @Test func stepsOfANamespaceKeepPhaseOrderEvenIfThePlanInterleaves() throws {
         let b = RecordingBackend()
         b.addNamespace("n")

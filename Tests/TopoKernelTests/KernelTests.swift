@@ -149,3 +149,46 @@ extension TopoLanguage.Operation {
     }
 }
 
+
+/// topo keeps two descriptors per namespace; a soft `ulimit -n 1024` must not stop a
+/// 1100-namespace topology: the backend lifts the soft limit to the hard one when it starts.
+/// Where the hard limit itself is too low, apply must fail with the clear message instead.
+@Suite(.serialized, .enabled(if: kernelTestsEnabled, "needs root: runs in an unshare --net --mount sandbox"))
+struct FileLimitKernelTests {
+    @Test func elevenHundredNamespacesUnderASoftLimitOf1024() throws {
+        let before = try FileLimit.current()
+        try FileLimit.setSoft(1024)
+        defer { try? FileLimit.setSoft(before.soft) }
+        #expect(try FileLimit.current().soft == min(1024, before.hard))
+        let sb = try Sandbox()
+        let raised = try FileLimit.current()
+        #expect(raised.soft == min(raised.hard, 1 << 20))
+        let dir = tempDir()
+        defer { cleanup(dir) }
+        let names = (1...1100).map { "m\($0)" }
+        let plan = Plan(file: "many.topo", steps: names.map { PlanStep(.addNamespace($0), at: line(1)) })
+        let ex = Executor(backend: sb.backend)
+        let opts = ApplyOptions(stateKey: "many", stateDirectory: dir, failAt: nil)
+        if raised.soft >= 2 * 1100 + 100 {
+            let r = try ex.apply(plan, options: opts)
+            #expect(r.changes == 1100)
+            let listed = try sb.ip("netns", "list").split(separator: "\n")
+            #expect(listed.count == 1100)
+            try ex.destroy(stateKey: "many", stateDirectory: dir)
+            #expect(try sb.ip("netns", "list") == "")
+        } else {
+            Issue.record("hard open-file limit \(raised.hard) is too low for this test")
+        }
+    }
+
+    /// The error when the limit is still too low. (Not provoked in-process: lowering this
+    /// process's limit would make tests running in parallel fail with EMFILE.)
+    @Test func tooManyFilesErrorIsClear() {
+        let e = NetlinkBackend.tooManyFiles(errno: EMFILE, openNamespaces: 510, softLimit: 1024)
+        #expect(e == .failure("too many open files: topo keeps 2 descriptors per namespace and has 510 namespaces open; "
+            + "topo's open-file limit (ulimit -n 1024, already raised to the hard limit) is too low — raise the hard limit "
+            + "(e.g. `ulimit -Hn 65536` as root, or LimitNOFILE=) and retry"))
+        #expect("\(NetlinkBackend.tooManyFiles(errno: ENFILE, openNamespaces: 3, softLimit: nil))".contains("fs.file-max"))
+    }
+}
+
