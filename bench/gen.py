@@ -33,7 +33,8 @@ def chain(n):
     # An IP packet lives at most 255 hops, so the verification ping crosses at most the first
     # m = min(n - 1, 200) links: r1 has a route to link m through every router on the way, and
     # every router after r2 routes link 1 back. The routes towards the last link are there too
-    # (for the workload) when m < n - 1.
+    # (for the workload) when m < n - 1. The far end's replies need a TTL above 64, so it gets
+    # `net.ipv4.ip_default_ttl = 255`.
     m = min(n - 1, 200)
     extra = "" if m == n - 1 else f"""for i in 1..{m - 1} {{
   route r{{i}} cidrsubnet(base, 22, {m}) via cidrhost(cidrsubnet(base, 22, i), 2)
@@ -58,7 +59,9 @@ for i in 1..n - 2 {{
 for i in 3..n {{
   route r{{i}} cidrsubnet(base, 22, 1) via cidrhost(cidrsubnet(base, 22, i - 1), 1)
 }}
-{extra}# verify: r1 {link_addr(m)}
+{extra}# the reply starts with the kernel's default TTL (64): let the far end answer across {m} hops
+sysctl r{m + 1} net.ipv4.ip_default_ttl = 255
+# verify: r1 {link_addr(m)}
 """
 
 
