@@ -15,11 +15,10 @@ struct Topo: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "topo",
         abstract: "Build Linux network topologies (namespaces, veth pairs, bridges, addresses, routes) from a script.",
-        discussion: """
-            A topo script describes namespaces, the interfaces inside them, how they are wired,
-            their addresses and routes. topo checks it, compiles it to an ordered plan of kernel
-            operations, and applies the plan through rtnetlink. Use `-` as FILE for standard input.
-            """,
+        discussion: "A topo script describes namespaces, the interfaces inside them, how they are wired, "
+            + "their addresses and routes. topo checks it, compiles it to an ordered plan of kernel "
+            + "operations, and applies the plan through rtnetlink. Use `-` as FILE for standard input. "
+            + "Exit codes: 0 success, 1 the script is wrong or an action failed, 2 usage, 3 the kernel refused.",
         subcommands: [RunCommand.self, PlanCommand.self, CheckCommand.self, DestroyCommand.self, ShowCommand.self, ReplSubcommand.self]
     )
 }
