@@ -42,3 +42,28 @@ struct ExampleExportKernelTests {
         expectGolden(state.joined(separator: "\n") + "\n", "examples/\(name).state.txt")
     }
 }
+
+/// Awkward names (a namespace `it's a lab`, interfaces `x#1` and `y"2`) survive both the
+/// `--format ip` export's shell and `-batch` quoting and topo's own netlink path: both build
+/// the same state, which holds the names unmangled.
+@Suite(.enabled(if: kernelTestsEnabled, "kernel tests need root"))
+struct AwkwardNameKernelTests {
+    @Test func exportAndRunAgree() throws {
+        let file = "Tests/TopoCLITests/Fixtures/kernel/awkward-names.topo"
+        let export = try topo("plan", "--format", "ip", file)
+        try #require(export.status == 0, "\(export.stderr)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("topo-awkward-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = dir.appendingPathComponent("export.sh")
+        try export.stdout.write(to: script, atomically: true, encoding: .utf8)
+        let byExport = try sandbox("sh '\(script.path)' >&2\n" + dumpStateScript)
+        #expect(byExport.status == 0, "\(byExport.stderr)\n\(export.stdout)")
+        let byRun = try sandbox("\"$TOPO\" run --allow-exec '\(file)' >&2\n" + dumpStateScript)
+        #expect(byRun.status == 0, "\(byRun.stderr)")
+        let state = normalizeState(byExport.stdout)
+        #expect(state.contains("link it's a lab:x#1 veth up mtu=1400 peer=host:y\"2"), "\(state)")
+        #expect(state.contains("addr host:y\"2 10.9.0.2/24"), "\(state)")
+        #expect(normalizeState(byRun.stdout) == state)
+    }
+}

@@ -15,7 +15,7 @@ dump_ns() {
   else ip netns exec "$name" sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding; fi
 }
 dump_ns host
-for ns in $(ip netns list | awk '{print $1}' | sort); do dump_ns "$ns" -n "$ns"; done
+ls -1 /run/netns 2>/dev/null | sort | while IFS= read -r ns; do dump_ns "$ns" -n "$ns"; done
 """#
 
 /// The live state normalised to sorted text lines, one object a line, independent of
