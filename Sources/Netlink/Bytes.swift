@@ -11,14 +11,6 @@ struct ByteWriter {
     mutating func append(_ b: [UInt8]) { bytes.append(contentsOf: b) }
     /// Pads with zeros to the next multiple of 4.
     mutating func align() { while bytes.count % 4 != 0 { bytes.append(0) } }
-    /// Overwrites a u16 at `offset` (used to patch lengths).
-    mutating func patchU16(at offset: Int, _ v: UInt16) {
-        bytes[offset] = UInt8(truncatingIfNeeded: v)
-        bytes[offset + 1] = UInt8(truncatingIfNeeded: v >> 8)
-    }
-    mutating func patchU32(at offset: Int, _ v: UInt32) {
-        for i in 0..<4 { bytes[offset + i] = UInt8(truncatingIfNeeded: v >> UInt32(8 * i)) }
-    }
 }
 
 /// Bounds-checked little-endian reader over a byte slice. Every read throws
@@ -62,17 +54,11 @@ func leUInt32(_ b: ArraySlice<UInt8>, _ what: String) throws -> UInt32 {
     var r = ByteReader(b)
     return try r.u32(what)
 }
-func leUInt16(_ b: ArraySlice<UInt8>, _ what: String) throws -> UInt16 {
-    guard b.count == 2 else { throw NetlinkError.malformed("\(what): expected 2 bytes, got \(b.count)") }
-    var r = ByteReader(b)
-    return try r.u16(what)
-}
 func leUInt8(_ b: ArraySlice<UInt8>, _ what: String) throws -> UInt8 {
     guard b.count == 1 else { throw NetlinkError.malformed("\(what): expected 1 byte, got \(b.count)") }
     return b.first ?? 0
 }
 func u32Bytes(_ v: UInt32) -> [UInt8] { var w = ByteWriter(); w.u32(v); return w.bytes }
-func u16Bytes(_ v: UInt16) -> [UInt8] { var w = ByteWriter(); w.u16(v); return w.bytes }
 
 /// A NUL-terminated C string attribute payload.
 func cStringBytes(_ s: String) -> [UInt8] { Array(s.utf8) + [0] }

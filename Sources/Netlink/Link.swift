@@ -356,12 +356,6 @@ public enum LinkRequest {
         return make(MessageType.newLink, [], LinkMessage(header: InterfaceInfoHeader(index: i), attributes: attrs + [.group(group)]))
     }
 
-    /// `ip link set DEV netns NS` (moves an existing device: it goes down and loses its addresses).
-    public static func setNamespace(_ link: LinkSelector, namespaceFD: Int32) throws -> Request {
-        let (i, attrs) = try selector(link)
-        return make(MessageType.newLink, [], LinkMessage(header: InterfaceInfoHeader(index: i),
-                                                          attributes: attrs + (try fdAttr(namespaceFD))))
-    }
 
     /// `ip link show` (send with `dump`).
     public static func dump() -> Request {

@@ -172,7 +172,4 @@ public struct Message: Hashable, Sendable {
         return .kernel(errno: code == Int32.min ? Int32.max : -code, message: message)
     }
 
-    /// The sequence number of the request an NLMSG_ERROR answers (equals header.sequence
-    /// for kernel replies).
-    public var isAck: Bool { header.type == MessageType.error }
 }

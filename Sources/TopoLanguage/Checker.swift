@@ -368,8 +368,8 @@ private struct Checker {
                 let name = ref.name.value
                 if ifIndex[LinkID(ns.value, name)] != nil { continue }
                 if let p = placements[name], p.namespace != ns.value { continue }  // already reported
-                if let other = byName[name] {
-                    let decl = interfaces[ifIndex[other]!]
+                if let other = byName[name], let i = ifIndex[other] {
+                    let decl = interfaces[i]
                     error(.placementConflict,
                           "`\(name)` is placed in `\(ns.value)` but declared in `\(other.namespace)`",
                           at: ref.name.range, help: "remove the placement or the namespace in the declaration",

@@ -116,12 +116,6 @@ public final class Evaluator {
         return r
     }
 
-    /// Evaluates one expression in the global scope (the REPL echoes values this way).
-    public func evaluateExpression(_ expr: Expr) -> (value: Value?, diagnostics: [Diagnostic]) {
-        steps = 0
-        callStack = []
-        do { return (try eval(expr, globals), []) } catch let e as EvalError { return (nil, [e.diagnostic]) } catch { return (nil, []) }
-    }
 
     /// The value of a global variable, if bound.
     public func value(of name: String) -> Value? {
@@ -129,8 +123,6 @@ public final class Evaluator {
         return nil
     }
 
-    /// Names bound at top level (variables and templates), for REPL completion.
-    public var globalNames: [String] { globals.bindings.keys.sorted() }
 
     // MARK: errors
 

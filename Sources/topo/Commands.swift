@@ -65,7 +65,7 @@ func applyCommand(plan: Plan, source: SourceFile, script: ScriptOptions, allowEx
         }
         print("\(source.name): \(result.summary)")
         for outcome in result.actions {
-            printAction(outcome, file: source.name)
+            print(actionText(outcome, location: "\(source.name):\(outcome.step.range.start.line)"))
         }
         return Exit.ok
     } catch let error as ExecutionError {
@@ -76,19 +76,20 @@ func applyCommand(plan: Plan, source: SourceFile, script: ScriptOptions, allowEx
     }
 }
 
-/// One line per action: `ping 10.0.1.1 from ns1: 1/1 answered (veth-pair.topo:9)`, and an
-/// exec's output as it printed it.
-func printAction(_ outcome: ActionOutcome, file: String) {
-    let line = "\(file):\(outcome.step.range.start.line)"
+/// What an action did: `ping 10.0.1.1 from ns1: 1/1 answered (veth-pair.topo:9)`, or an
+/// exec's header line followed by its output. `location` is the `file:line`, if any.
+func actionText(_ outcome: ActionOutcome, location: String?) -> String {
+    let suffix = location.map { " (\($0))" } ?? ""
     switch outcome.step.operation {
     case .ping(let ns, let address, _):
         let r = outcome.ping
-        print("ping \(address) from \(ns): \(r?.received ?? 0)/\(r?.sent ?? 0) answered (\(line))")
+        return "ping \(address) from \(ns): \(r?.received ?? 0)/\(r?.sent ?? 0) answered" + suffix
     case .exec(let ns, let command):
-        print("exec in \(ns): \(command) (\(line))")
-        if let out = outcome.exec?.output, !out.isEmpty { writeOut(out) }
+        var text = "exec in \(ns): \(command)" + suffix
+        if let out = outcome.exec?.output, !out.isEmpty { text += "\n" + (out.hasSuffix("\n") ? String(out.dropLast()) : out) }
+        return text
     default:
-        break
+        return ""
     }
 }
 
@@ -138,10 +139,12 @@ func showCommand(format: ShowFormat, namespaces: [String]) throws -> Int32 {
 func replCommand(file: String?, dryRun: Bool, allowExec: Bool) -> Int32 {
     let env = replProcessEnvironment()
     // TOPO_REPL_FAKE_ENGINE=1: the recording engine of the pty tests (no kernel).
-    let engine: ReplEngine = FakeReplEngine.fromEnvironment(env)
-        ?? ReplLiveEngine(dryRun: dryRun, allowExec: allowExec, color: isatty(2) != 0 && env["NO_COLOR"] == nil)
-    if !dryRun, FakeReplEngine.fromEnvironment(env) == nil, let code = requirePrivileges("repl (use --dry-run to plan only)") {
-        return code
+    let engine: ReplEngine
+    if let fake = FakeReplEngine.fromEnvironment(env) {
+        engine = fake
+    } else {
+        if !dryRun, let code = requirePrivileges("repl (use --dry-run to plan only)") { return code }
+        engine = ReplLiveEngine(dryRun: dryRun, allowExec: allowExec, color: isatty(2) != 0 && env["NO_COLOR"] == nil)
     }
-    return runRepl(ReplOptions(file: file, dryRun: dryRun), engine: engine)
+    return runRepl(ReplOptions(file: file, dryRun: dryRun, environment: env), engine: engine)
 }

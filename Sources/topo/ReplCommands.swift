@@ -50,7 +50,7 @@ enum ReplCommands {
         Spec(name: ":plan", arguments: "", summary: "print the plan of the session's topology so far"),
         Spec(name: ":show", arguments: "[NS]", summary: "show the session's topology, or one namespace"),
         Spec(name: ":ping", arguments: "NS ADDR", summary: "ping ADDR from namespace NS now"),
-        Spec(name: ":undo", arguments: "", summary: "remove what the last statement created"),
+        Spec(name: ":undo", arguments: "", summary: "remove what the last input created, and forget it"),
         Spec(name: ":destroy", arguments: "", summary: "remove everything this session created"),
         Spec(name: ":save", arguments: "FILE", summary: "write the session's topology as a runnable .topo script"),
         Spec(name: ":load", arguments: "FILE", summary: "run a .topo script in this session"),

@@ -199,22 +199,16 @@ final class ReadlineLineSource: ReplLineSource {
         sigaction(SIGINT, &action, &oldSigint)
     }
 
-    private func drainInterrupts() -> Bool {
-        var byte: UInt8 = 0, any = false
-        while Glibc.read(interruptPipe.read, &byte, 1) == 1 { any = true }
-        return any
-    }
-
     func read(continuing: Bool) -> ReplLine {
         self.continuing = continuing
         lineResult = nil
-        _ = drainInterrupts()   // a Ctrl-C typed while a statement ran does not eat the next input
+        _ = drainInterruptPipe()   // a Ctrl-C typed while a statement ran does not eat the next input
         rl_callback_handler_install(continuing ? Self.continuationPrompt : Self.prompt, lineHandler)
         while true {
             var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: interruptPipe.read, events: Int16(POLLIN), revents: 0)]
             let n = poll(&fds, 2, -1)
-            if drainInterrupts() {
+            if drainInterruptPipe() {
                 // Abandon the line: forget its state, leave the cursor on a fresh line.
                 rl_free_line_state()
                 rl_callback_sigcleanup()

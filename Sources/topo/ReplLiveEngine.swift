@@ -76,11 +76,14 @@ final class ReplLiveEngine: ReplEngine {
             let key = "\(sessionID)-\(inputCount)"
             do {
                 let executor = try executor.get()
-                let report = try executor.apply(Plan(file: "<repl>", steps: steps),
-                                                options: ApplyOptions(stateKey: key, scriptPath: "<repl>", allowExec: allowExec))
+                // Held-back signals: an input is applied or rolled back whole, even when piped.
+                let report = try withSignalsDeferred {
+                    try executor.apply(Plan(file: "<repl>", steps: steps),
+                                       options: ApplyOptions(stateKey: key, scriptPath: "<repl>", allowExec: allowExec))
+                }
                 if report.changes > 0 { createdKey = key }
                 output = report.summary
-                for a in report.actions { output += "\n" + actionLine(a) }
+                for a in report.actions { output += "\n" + actionText(a, location: nil) }
             } catch let e as ExecutionError {
                 return ReplOutcome(diagnostics: appendLine(rendered, e.rendered(in: c.file, renderer: renderer)), succeeded: false)
             } catch {
@@ -97,18 +100,6 @@ final class ReplLiveEngine: ReplEngine {
     }
 
     private func appendLine(_ a: String, _ b: String) -> String { a.isEmpty ? b : a + "\n" + b }
-
-    private func actionLine(_ a: ActionOutcome) -> String {
-        switch a.step.operation {
-        case .ping(let ns, let address, _):
-            return "ping \(address) from \(ns): \(a.ping?.received ?? 0)/\(a.ping?.sent ?? 0) answered"
-        case .exec(let ns, let command):
-            let out = a.exec?.output ?? ""
-            return "exec in \(ns): \(command)" + (out.isEmpty ? "" : "\n" + (out.hasSuffix("\n") ? String(out.dropLast()) : out))
-        default:
-            return ""
-        }
-    }
 
     /// The plan of the accepted session (nil when empty).
     private func compileSession() -> Plan? {
@@ -161,7 +152,7 @@ final class ReplLiveEngine: ReplEngine {
         var output = "forgot the last input (it created nothing)"
         if let key, !dryRun {
             do {
-                output = try executor.get().destroy(stateKey: key).summary
+                output = try withSignalsDeferred { try executor.get().destroy(stateKey: key).summary }
             } catch let e as ExecutionError {
                 return .failure(e.rendered(in: nil, renderer: renderer))
             } catch {
@@ -185,7 +176,7 @@ final class ReplLiveEngine: ReplEngine {
         for i in inputKeys.indices.reversed() {
             guard let key = inputKeys[i] else { continue }
             do {
-                _ = try executor.get().destroy(stateKey: key)
+                _ = try withSignalsDeferred { try executor.get().destroy(stateKey: key) }
                 inputKeys[i] = nil
                 removed += 1
             } catch let e as ExecutionError {
@@ -194,6 +185,8 @@ final class ReplLiveEngine: ReplEngine {
                 return .failure("error: \(error)")
             }
         }
+        // The session is emptied too, or the next input would build it all again.
+        forgetSession()
         return .ok(removed == 0 ? "nothing to destroy" : "removed what \(removed) input\(removed == 1 ? "" : "s") created")
     }
 
@@ -234,13 +227,17 @@ final class ReplLiveEngine: ReplEngine {
     }
 
     func reset() -> ReplOutcome {
+        forgetSession()
+        return .ok("session forgotten (the kernel is unchanged)")
+    }
+
+    private func forgetSession() {
         scripts.removeAll()
         sessionText = ""
         statements.removeAll()
         topology = Topology()
         inputStarts.removeAll()
         inputKeys.removeAll()
-        return .ok("session forgotten (the kernel is unchanged)")
     }
 
     var namespaceNames: [String] { topology.namespaces.map(\.name) }

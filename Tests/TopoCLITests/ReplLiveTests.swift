@@ -78,4 +78,17 @@ struct ReplLiveTests {
         #expect(rebuilt.status == 0, "\(rebuilt.stderr)\n\(readWholeFile(saved) ?? "")")
         #expect(normalizeState(rebuilt.stdout) == live)
     }
+
+    /// Piped input, the real engine: `:destroy` removes what the session built and empties
+    /// the session, so the next input builds only itself; `:undo` removes the last input.
+    @Test func destroyAndUndoThroughAPipe() throws {
+        let r = try sandbox("""
+            printf 'ns a\\nveth a:x <-> y\\n:destroy\\nns b\\nns c\\n:undo\\n' | "$TOPO" repl >&2
+            \(dumpStateScript)
+            """)
+        #expect(r.status == 0, "\(r.stderr)")
+        let state = normalizeState(r.stdout)
+        #expect(state.contains("ns b forward=0/0"), "\(state)")
+        #expect(!state.contains { $0.hasPrefix("ns a ") || $0.hasPrefix("ns c ") || $0.contains("host:y") }, "\(state)")
+    }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 
-/// The empty sandbox as iproute2 sees it: only the start namespace's `lo`.
 
 
 private func golden(_ name: String) -> [String]? {

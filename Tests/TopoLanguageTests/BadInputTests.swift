@@ -96,7 +96,6 @@ struct BadInputTests {
         #expect(d?.severity == .error)
     }
 
-    @Test func atLeastFortyFiveRows() { #expect(Self.rows.count >= 45) }
 
     @Test func helpForSubtractionWrittenAsName() {
         let d = run("let i = 1\nlet x = i-1").diagnostics.first

@@ -1,3 +1,0 @@
-import TopoLanguage
-/// Runs plans against the kernel.
-public enum TopoKernelModule {}
