@@ -226,6 +226,7 @@ public final class Executor {
             throw ExecutionError(.kernel(e), "cannot list network namespaces: \(e)")
         }
         var touched: [String] = []
+        var touchedSet: Set<String> = []
         var sysctlKeys: [String: [String]] = [:]
         var created: Set<String> = []
         for s in changeSteps {
@@ -233,9 +234,9 @@ public final class Executor {
             if case .addVeth(_, let peer) = s.operation { names.append(peer.namespace) }
             if case .addNamespace(let n) = s.operation { created.insert(n) }
             if case .setSysctl(let ns, let k, _) = s.operation { sysctlKeys[ns, default: []].append(k) }
-            for n in names where !touched.contains(n) { touched.append(n) }
+            for n in names where touchedSet.insert(n).inserted { touched.append(n) }
         }
-        for s in actionSteps where !touched.contains(s.operation.namespace) { touched.append(s.operation.namespace) }
+        for s in actionSteps where touchedSet.insert(s.operation.namespace).inserted { touched.append(s.operation.namespace) }
         for n in touched where n != hostNamespace && !existing.contains(n) && !created.contains(n) {
             let s = steps.first { $0.operation.namespace == n || { if case .addVeth(_, let p) = $0.operation { return p.namespace == n }; return false }($0) }
             throw ExecutionError(.missingNamespace, "network namespace `\(n)` does not exist", step: s)
@@ -247,7 +248,10 @@ public final class Executor {
         } catch let e as KernelError {
             throw ExecutionError(.kernel(e), "cannot read the live network state: \(e)")
         }
-        func liveLink(_ id: LinkID) -> LiveLink? { live[id.namespace]?.link(id.name) }
+        // Every live link by (namespace, name), built once: the diff looks links up per step.
+        var liveLinks: [LinkID: LiveLink] = [:]
+        for (ns, state) in live { for l in state.links { liveLinks[LinkID(ns, l.name)] = l } }
+        func liveLink(_ id: LinkID) -> LiveLink? { liveLinks[id] }
 
         // Link group for this run: unused in every namespace read.
         var used: Set<UInt32> = [0]

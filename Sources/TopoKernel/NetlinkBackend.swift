@@ -167,7 +167,11 @@ public final class NetlinkBackend: KernelBackend {
             default: return false
             }
         }
-        if needsIndex, let links = try? s.links() { for l in links { index[l.name] = l.index } }
+        if needsIndex {
+            do { for l in try s.links() { index[l.name] = l.index } } catch {
+                return ops.map { _ in .failure(kernelError(error)) }
+            }
+        }
 
         var results = [Result<Void, KernelError>?](repeating: nil, count: ops.count)
         var requests: [Request] = []

@@ -23,29 +23,6 @@ struct HarnessError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// Where the built `topo` binary is: `$TOPO_BINARY`, else next to the test bundle in the build
-/// products directory, else `.build/debug/topo` under the package root.
-func topoBinaryPath(filePath: String = #filePath) -> String {
-    if let p = getenv("TOPO_BINARY") { return String(cString: p) }
-    var buffer = [CChar](repeating: 0, count: 4096)
-    let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-    if n > 0 {
-        let exe = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        // .build/<triple>/debug/topoPackageTests.xctest (or a runner beside it)
-        var dir = exe
-        while let slash = dir.lastIndex(of: "/"), !dir.isEmpty {
-            dir = String(dir[..<slash])
-            let candidate = dir + "/topo"
-            if access(candidate, X_OK) == 0, !isDirectory(candidate) { return candidate }
-            if dir.hasSuffix("/.build") || dir.isEmpty { break }
-        }
-    }
-    // Tests/TopoCLITests/ReplPty.swift → package root
-    var root = filePath
-    for _ in 0..<3 { if let s = root.lastIndex(of: "/") { root = String(root[..<s]) } }
-    return root + "/.build/debug/topo"
-}
-
 private func isDirectory(_ path: String) -> Bool {
     var st = stat()
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
@@ -210,7 +187,7 @@ final class PtySession {
         }
         let slave = String(cString: name)
         master = m
-        let binary = executable ?? topoBinaryPath()
+        let binary = executable ?? topoBinary
         guard access(binary, X_OK) == 0 else { close(m); throw HarnessError("no executable at \(binary)") }
         let env = childEnvironment(environment.merging(["TERM": "dumb", "INPUTRC": "/dev/null"]) { a, _ in a })
         do {
@@ -322,7 +299,7 @@ func runWithPipe(_ arguments: [String], input: String, environment: [String: Str
     let outPath = dir + "/out", errPath = dir + "/err"
     var fds: [Int32] = [-1, -1]
     guard c_pipe2(&fds, O_CLOEXEC) == 0 else { throw HarnessError("pipe failed") }
-    let pid = try spawn(topoBinaryPath(), ["topo"] + arguments, env: childEnvironment(environment), sessionLeader: true) { fa in
+    let pid = try spawn(topoBinary, ["topo"] + arguments, env: childEnvironment(environment), sessionLeader: true) { fa in
         posix_spawn_file_actions_adddup2(&fa, fds[0], 0)
         posix_spawn_file_actions_addopen(&fa, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&fa, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)

@@ -5,8 +5,9 @@ import Testing
 let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent()
 
-/// The `topo` binary built beside the test bundle.
+/// The `topo` binary under test: `$TOPO_BINARY`, else the one built beside the test bundle.
 let topoBinary: String = {
+    if let p = ProcessInfo.processInfo.environment["TOPO_BINARY"] { return p }
     let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
     var dir = exe.deletingLastPathComponent()
     // The bundle may be `…/debug/topoPackageTests.xctest` (a file) on Linux.

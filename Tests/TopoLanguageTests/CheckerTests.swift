@@ -85,19 +85,8 @@ func badTopologyIsRejected(_ c: BadCase) {
     #expect(first.message.first.map { !$0.isUppercase } ?? false)
 }
 
-struct WarningCase: Sendable, CustomTestStringConvertible {
-    let source: String
-    let kind: Diagnostic.Kind
-    let line: Int
-    let column: Int
-    init(_ source: String, _ kind: Diagnostic.Kind, _ line: Int, _ column: Int) {
-        self.source = source
-        self.kind = kind
-        self.line = line
-        self.column = column
-    }
-    var testDescription: String { source.replacingOccurrences("\n", "; ") }
-}
+/// Warning rows have the shape of the error rows: the diagnostic's kind, line and column.
+typealias WarningCase = BadCase
 
 @Test(arguments: [
     WarningCase("ns a\nroute a default via 10.9.9.9", .unreachableGateway, 2, 21),
