@@ -145,6 +145,23 @@ public final class NamedNamespaces: @unchecked Sendable {
         try syscallChecked("unlink(\(p))") { unlink(p) }
     }
 
+    /// `ip netns attach NAME`-like: makes `DIR/NAME` a bind mount of the namespace behind `fd`
+    /// again (used to put back a namespace whose file was removed while topo kept it open).
+    public func attach(_ name: String, fd: Int32) throws {
+        try NamedNamespaces.validate(name)
+        let p = path(of: name)
+        try thread.run {
+            try prepare()
+            let f = try syscallChecked("create \(p)") { Glibc.open(p, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0) }
+            close(f)
+            if mount("/proc/self/fd/\(fd)", p, "none", UInt(MS_BIND), nil) != 0 {
+                let e = Glibc.errno
+                unlink(p)
+                throw NetlinkError.system(call: "mount(--bind \(p))", errno: e)
+            }
+        }
+    }
+
     /// `ip netns list`: the names in the directory, sorted ([] if it does not exist).
     public func list() throws -> [String] { try thread.run { try listFiles() } }
 

@@ -339,8 +339,10 @@ public final class Executor {
                 if let cur = live[ns]?.sysctls[k], normSysctl(cur) == normSysctl(v) { skipped += 1 } else {
                     pending.append(Pending(step: s, target: .op(ns, .setSysctl(key: k, value: v)), phase: 7))
                 }
-            case .ping, .exec:
+            case .ping, .exec, .startDaemon:
                 break
+            default:
+                conflicts.append((s, "not supported yet: \(s.operation)"))
             }
         }
         if let (first, msg) = conflicts.first {
@@ -456,7 +458,7 @@ public final class Executor {
                     if !inCreatedNS, let old = live[ns]?.sysctls[k] {
                         undo.append(.op(ns, .setSysctl(key: k, value: old)))
                     }
-                case .deleteAddress, .deleteRoute, .deleteLink:
+                case .deleteAddress, .deleteRoute, .deleteLink, .addLink, .changeLink, .setQdisc, .deleteQdisc, .renameLink:
                     break
                 }
             }
@@ -584,7 +586,7 @@ public final class Executor {
                 throw ExecutionError(.actionFailed, "ping from `\(ns)` to \(addr): no answer (\(r.sent) sent)", step: s)
             }
             return ActionOutcome(step: s, ping: r)
-        case .exec(let ns, let cmd):
+        case .exec(let ns, let cmd, _):
             let r: ExecResult
             do { r = try backend.exec(in: ns, command: cmd) } catch {
                 throw ExecutionError(.actionFailed, "cannot run `\(cmd)` in `\(ns)`: \(error)", step: s)
@@ -630,7 +632,8 @@ public func failureText(_ op: Operation) -> String {
     case .addRoute(let ns, let r): return "cannot add route \(routeText(r)) in `\(ns)`"
     case .setSysctl(let ns, let k, let v): return "cannot set sysctl \(k)=\(v) in `\(ns)`"
     case .ping(let ns, let a, _): return "ping from `\(ns)` to \(a) failed"
-    case .exec(let ns, let c): return "cannot run `\(c)` in `\(ns)`"
+    case .exec(let ns, let c, _): return "cannot run `\(c)` in `\(ns)`"
+    default: return "cannot \(PlanText.describeForErrors(op))"
     }
 }
 

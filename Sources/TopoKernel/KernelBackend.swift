@@ -62,9 +62,26 @@ public struct LiveLink: Hashable, Sendable {
     public var up: Bool
     /// `IFLA_GROUP` (0 is the default group).
     public var group: UInt32
+    /// The kind's identity and options (vlan, macvlan, ipvlan, vxlan, vrf), decoded from
+    /// IFLA_LINKINFO; a parent in a namespace that was not read is nil inside (`parent`
+    /// unresolved), see `parentUnresolved`.
+    public var options: LinkOptions?
+    /// True when the link has a lower device (IFLA_LINK / IFLA_VXLAN_LINK) that could not be
+    /// named (it is in a namespace that was not read).
+    public var parentUnresolved: Bool
+    /// The root qdisc's kind (`netem`, `tbf`, `htb`, …); nil for none or the default
+    /// (`noqueue`, `noop`, `pfifo_fast`, `fq_codel`, `mq`, handle 0).
+    public var rootQdisc: String?
+    /// The shaping read back, when the qdiscs are in topo's layout (see `Shaping`); nil when
+    /// there is none or `rootQdisc` is something else.
+    public var shaping: Shaping?
+    /// `IFLA_IFALIAS`, if set.
+    public var alias: String?
 
     public init(name: String, index: Int, kind: String?, peer: LinkID? = nil, master: String? = nil,
-                mtu: Int = 1500, up: Bool = false, group: UInt32 = 0) {
+                mtu: Int = 1500, up: Bool = false, group: UInt32 = 0, options: LinkOptions? = nil,
+                parentUnresolved: Bool = false, rootQdisc: String? = nil, shaping: Shaping? = nil,
+                alias: String? = nil) {
         self.name = name
         self.index = index
         self.kind = kind
@@ -73,6 +90,11 @@ public struct LiveLink: Hashable, Sendable {
         self.mtu = mtu
         self.up = up
         self.group = group
+        self.options = options
+        self.parentUnresolved = parentUnresolved
+        self.rootQdisc = rootQdisc
+        self.shaping = shaping
+        self.alias = alias
     }
 }
 
@@ -93,19 +115,24 @@ public struct LiveNamespace: Hashable, Sendable {
     public var links: [LiveLink]
     /// Every address (the backend may leave out nothing; consumers filter link-local).
     public var addresses: [LinkAddress]
-    /// Main-table unicast routes not made by the kernel (no `proto kernel`, no local/broadcast).
-    /// `metric` is the kernel's priority (nil when 0).
+    /// Unicast routes not made by the kernel (no `proto kernel`, no local/broadcast), of every
+    /// table but `local` (255); `table` nil is main. `metric` is the kernel's priority (nil when 0).
     public var routes: [RouteSpec]
     /// The sysctls that were asked for, by the key as the plan spells it; a key that does not
     /// exist is absent.
     public var sysctls: [String: String]
+    /// What exists but topo cannot express, one description each (`rule from all lookup 10`,
+    /// `blackhole route 10.9.0.0/16`, `link wg0 (wireguard)`): `show` prints them as
+    /// `# not modelled:` comments. The executor ignores them.
+    public var unmodelled: [String]
 
     public init(links: [LiveLink] = [], addresses: [LinkAddress] = [], routes: [RouteSpec] = [],
-                sysctls: [String: String] = [:]) {
+                sysctls: [String: String] = [:], unmodelled: [String] = []) {
         self.links = links
         self.addresses = addresses
         self.routes = routes
         self.sysctls = sysctls
+        self.unmodelled = unmodelled
     }
 
     /// The link of that name, if any.
@@ -132,6 +159,20 @@ public enum KernelOp: Hashable, Sendable, CustomStringConvertible {
     case setSysctl(key: String, value: String)
     /// Delete one link (a veth takes its peer with it).
     case deleteLink(name: String)
+    /// Create a vlan/macvlan/ipvlan/vxlan/vrf `name` in this namespace, carrying `group`. A
+    /// parent (or vxlan underlay) in another namespace is the backend's business: it sends the
+    /// request from the parent's namespace with `IFLA_NET_NS_FD` of this one, in one request.
+    case addLink(name: String, options: LinkOptions, group: UInt32)
+    /// Change the in-place options of an existing link (`ip link set IF type KIND …`).
+    case changeLink(name: String, options: LinkOptions)
+    /// Make the root qdisc(s) what `shaping` says (topo's layout, see `Shaping`), replacing
+    /// whatever root qdisc is there.
+    case setQdisc(link: String, shaping: Shaping)
+    /// Delete the root qdisc (the kernel's default returns). None there is not an error.
+    case deleteQdisc(link: String)
+    /// Rename a link (it must be down) and, if `group` is given, set its `IFLA_GROUP` in the
+    /// same request: how a removal is made reversible until the run commits.
+    case renameLink(name: String, newName: String, group: UInt32?)
 
     public var description: String {
         switch self {
@@ -147,6 +188,11 @@ public enum KernelOp: Hashable, Sendable, CustomStringConvertible {
         case .deleteRoute(let r): return "route del \(routeText(r))"
         case .setSysctl(let k, let v): return "sysctl \(k)=\(v)"
         case .deleteLink(let n): return "link del \(n)"
+        case .addLink(let n, let o, let g): return "add link \(n) \(o) group \(g)"
+        case .changeLink(let n, let o): return "change link \(n) \(o)"
+        case .setQdisc(let l, let t): return "tc replace \(l) \(t.description)"
+        case .deleteQdisc(let l): return "tc del \(l) root"
+        case .renameLink(let n, let m, let g): return "rename \(n) to \(m)" + (g.map { " group \($0)" } ?? "")
         }
     }
 }
@@ -157,6 +203,7 @@ public func routeText(_ r: RouteSpec) -> String {
     if let g = r.gateway { s += " via \(g)" }
     if let d = r.device { s += " dev \(d)" }
     if let m = r.metric { s += " metric \(m)" }
+    if let t = r.table { s += " table \(t)" }
     return s
 }
 
@@ -213,6 +260,14 @@ public protocol KernelBackend: AnyObject {
     func deleteNamespaces(_ names: [String]) -> [Result<Void, KernelError>]
     /// Deletes every link of `group` in the namespace in one request. No such link is not an error.
     func deleteLinks(group: UInt32, in namespace: String) throws
+
+    /// Takes a named namespace out of `/run/netns` (unmount, unlink) but keeps it alive by an
+    /// open descriptor, so `reattachNamespace` can put it back: the reversible half of removing it.
+    func detachNamespace(_ name: String) throws
+    /// Puts a detached namespace back at `/run/netns/NAME`.
+    func reattachNamespace(_ name: String) throws
+    /// Drops the descriptors of detached namespaces: the kernel then destroys them.
+    func releaseDetachedNamespaces()
 
     /// ICMP echo (v4 or v6) from inside the namespace until `count` requests are answered or
     /// the time is up (`timeout` seconds for the first answer; a backend may resend meanwhile).

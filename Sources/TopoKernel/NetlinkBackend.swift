@@ -309,6 +309,8 @@ public final class NetlinkBackend: KernelBackend {
             return try LinkRequest.delete(.name(name))
         case .setSysctl:
             throw KernelError.failure("sysctl is not a netlink request")
+        case .addLink, .changeLink, .setQdisc, .deleteQdisc, .renameLink:
+            throw KernelError.failure("not supported yet: \(op)")
         }
     }
 
@@ -336,6 +338,26 @@ public final class NetlinkBackend: KernelBackend {
         return named.delete(names).map { $0.mapError { kernelError($0) } }
     }
 
+    /// Namespaces taken out of `/run/netns` but kept alive, until released or put back.
+    private var detached: [String: NamespaceFD] = [:]
+
+    public func detachNamespace(_ name: String) throws {
+        let f = try fd(name)
+        do { try named.delete(name) } catch { throw kernelError(error) }
+        detached[name] = f
+    }
+
+    public func reattachNamespace(_ name: String) throws {
+        guard let f = detached[name] else { throw KernelError.failure("namespace `\(name)` was not detached") }
+        do { try named.attach(name, fd: f.fd) } catch { throw kernelError(error) }
+        detached[name] = nil
+    }
+
+    public func releaseDetachedNamespaces() {
+        for n in detached.keys { forget(n) }
+        detached = [:]
+    }
+
     public func deleteLinks(group: UInt32, in ns: String) throws {
         do {
             try socket(ns).execute(try LinkRequest.deleteGroup(group))
@@ -354,6 +376,10 @@ public final class NetlinkBackend: KernelBackend {
     }
 
     public func exec(in ns: String, command: String) throws -> ExecResult {
+        try exec(in: ns, command: command, timeout: nil)
+    }
+
+    public func exec(in ns: String, command: String, timeout: Double?) throws -> ExecResult {
         let argv = ns == hostNamespace ? ["/bin/sh", "-c", command]
             : ["/usr/bin/env", "nsenter", "--net=" + named.path(of: ns), "/bin/sh", "-c", command]
         // Spawned from the namespace thread, so the child starts in topo's own namespaces

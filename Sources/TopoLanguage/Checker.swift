@@ -578,7 +578,7 @@ private struct Checker {
             } else if command.value.utf8.contains(0) {
                 error(.invalidValue, "an exec command cannot contain a NUL byte", at: command.range)
             } else if nsOK {
-                actions.append(.init(namespace: ns.value, kind: .exec(command: command.value), range: s.range))
+                actions.append(.init(namespace: ns.value, kind: .exec(command: command.value, timeout: nil), range: s.range))
             }
         }
     }

@@ -20,7 +20,10 @@ public func renderPlan(_ plan: Plan, as format: PlanFormat, source: SourceFile?)
 
 // MARK: - text
 
-enum PlanText {
+public enum PlanText {
+    /// The words of `describe` for an error message (`remove link ns0:e0`).
+    public static func describeForErrors(_ op: Operation) -> String { describe(op) }
+
     static func qualified(_ id: LinkID) -> String { "\(id.namespace):\(id.name)" }
 
     static func destination(_ p: IPPrefix) -> String { p.length == 0 ? "default" : "\(p)" }
@@ -37,16 +40,67 @@ enum PlanText {
         case .setUp(let l): return "set \(qualified(l)) up"
         case .setDown(let l): return "set \(qualified(l)) down"
         case .addAddress(let l, let p): return "add address \(p) to \(qualified(l))"
-        case .addRoute(let ns, let r):
-            var s = "add route \(destination(r.destination))"
-            if let g = r.gateway { s += " via \(g)" }
-            if let d = r.device { s += " dev \(d)" }
-            if let m = r.metric { s += " metric \(m)" }
-            return s + " in \(ns)"
+        case .addRoute(let ns, let r): return "add route \(route(r)) in \(ns)"
         case .setSysctl(let ns, let k, let v): return "set sysctl \(k)=\(v) in \(ns)"
+        case .addVlan(let l, let v):
+            return "add vlan \(qualified(l)) link \(qualified(v.parent)) id \(v.id)"
+                + (v.protocol == .dot1q ? "" : " protocol \(v.protocol.rawValue)")
+        case .addMacvlan(let l, let p, let m): return "add macvlan \(qualified(l)) link \(qualified(p)) mode \(m.rawValue)"
+        case .addIpvlan(let l, let p, let m): return "add ipvlan \(qualified(l)) link \(qualified(p)) mode \(m.rawValue)"
+        case .addVxlan(let l, let x): return "add vxlan \(qualified(l)) \(vxlan(x))"
+        case .addVrf(let l, let t): return "add vrf \(qualified(l)) table \(t)"
+        case .setTC(let l, let t): return "set tc \(qualified(l)) \(t.description)"
+        case .startDaemon(let ns, let cmd): return "after apply: daemon in \(ns): \(oneLine(cmd))"
         case .ping(let ns, let a, let c): return "after apply: ping \(a) from \(ns), count \(c)"
-        case .exec(let ns, let cmd): return "after apply: exec in \(ns): \(oneLine(cmd))"
+        case .exec(let ns, let cmd, let t):
+            return "after apply: exec in \(ns): \(oneLine(cmd))" + (t.map { " timeout \(seconds($0))" } ?? "")
+        case .setNoMaster(let l): return "set \(qualified(l)) nomaster"
+        case .changeLink(let l, let o): return "change \(qualified(l)) \(options(o))"
+        case .removeTC(let l): return "remove tc \(qualified(l))"
+        case .removeAddress(let l, let p): return "remove address \(p) from \(qualified(l))"
+        case .removeRoute(let ns, let r): return "remove route \(route(r)) in \(ns)"
+        case .removeLink(let l): return "remove link \(qualified(l))"
+        case .removeNamespace(let n): return "remove namespace \(n)"
+        case .stopDaemon(let ns, let cmd): return "stop daemon in \(ns): \(oneLine(cmd))"
         }
+    }
+
+    /// `10.0.0.0/24 via 10.0.1.1 dev eth0 metric 5 table 10` (`default` for a /0 destination).
+    static func route(_ r: RouteSpec) -> String {
+        var s = destination(r.destination)
+        if let g = r.gateway { s += " via \(g)" }
+        if let d = r.device { s += " dev \(d)" }
+        if let m = r.metric { s += " metric \(m)" }
+        if let t = r.table { s += " table \(t)" }
+        return s
+    }
+
+    /// `id 42 remote 192.0.2.2 local 192.0.2.1 link a:uplink port 4789 ttl 64`.
+    static func vxlan(_ x: VXLAN) -> String {
+        var s = "id \(x.vni)"
+        if let r = x.remote { s += " remote \(r)" }
+        if let g = x.group { s += " group \(g)" }
+        if let l = x.local { s += " local \(l)" }
+        if let u = x.underlay { s += " link \(qualified(u))" }
+        s += " port \(x.port)"
+        if let t = x.ttl { s += " ttl \(t)" }
+        return s
+    }
+
+    /// The in-place options of a link, as `changeLink` sets them.
+    static func options(_ o: LinkOptions) -> String {
+        switch o {
+        case .vlan(let v): return "vlan id \(v.id)"
+        case .macvlan(_, let m): return "macvlan mode \(m.rawValue)"
+        case .ipvlan(_, let m): return "ipvlan mode \(m.rawValue)"
+        case .vxlan(let x): return "vxlan " + vxlan(x)
+        case .vrf(let t): return "vrf table \(t)"
+        }
+    }
+
+    /// `30s`, `1.5s`.
+    static func seconds(_ t: Double) -> String {
+        t == t.rounded() && abs(t) < 1e15 ? "\(Int64(t))s" : "\(t)s"
     }
 
     /// Keeps a command on one line: newlines, tabs and other control characters are escaped.
@@ -241,8 +295,8 @@ enum PlanJSON {
             link("add-address", l)
             address("address", p)
             str("family", p.family.rawValue)
-        case .addRoute(let ns, let r):
-            name("add-route")
+        case .addRoute(let ns, let r), .removeRoute(let ns, let r):
+            if case .addRoute = op { name("add-route") } else { name("remove-route") }
             str("namespace", ns)
             str("destination", r.destination.description)
             w.write(r.isDefault ? ", \"default\": true" : ", \"default\": false")
@@ -250,6 +304,7 @@ enum PlanJSON {
             if let g = r.gateway { str("gateway", g.description) } else { w.append(", \"gateway\": null") }
             if let d = r.device { str("device", d) } else { w.append(", \"device\": null") }
             int("metric", r.metric)
+            int("table", Int(r.table ?? RouteSpec.mainTable))
         case .setSysctl(let ns, let k, let v):
             name("set-sysctl")
             str("namespace", ns)
@@ -261,14 +316,73 @@ enum PlanJSON {
             str("address", a.description)
             str("family", a.family.rawValue)
             int("count", c)
-        case .exec(let ns, let cmd): name("exec"); str("namespace", ns); str("command", cmd)
+        case .exec(let ns, let cmd, let t):
+            name("exec"); str("namespace", ns); str("command", cmd)
+            w.append(", \"timeout\": ")
+            w.write(PlanText.seconds(t ?? 60).dropLast().description)
+        case .addVlan(let l, let v):
+            link("add-vlan", l)
+            str("parent_namespace", v.parent.namespace); str("parent_name", v.parent.name)
+            int("id", v.id); str("protocol", v.protocol.rawValue)
+        case .addMacvlan(let l, let p, let m):
+            link("add-macvlan", l)
+            str("parent_namespace", p.namespace); str("parent_name", p.name); str("mode", m.rawValue)
+        case .addIpvlan(let l, let p, let m):
+            link("add-ipvlan", l)
+            str("parent_namespace", p.namespace); str("parent_name", p.name); str("mode", m.rawValue)
+        case .addVxlan(let l, let x), .changeLink(let l, .vxlan(let x)):
+            if case .addVxlan = op { link("add-vxlan", l) } else { link("change-link", l); str("kind", "vxlan") }
+            int("id", Int(x.vni))
+            if let r = x.remote { str("remote", r.description) } else { w.append(", \"remote\": null") }
+            if let g = x.group { str("group", g.description) } else { w.append(", \"group\": null") }
+            if let a = x.local { str("local", a.description) } else { w.append(", \"local\": null") }
+            if let u = x.underlay { str("link_namespace", u.namespace); str("link_name", u.name) } else {
+                w.append(", \"link_namespace\": null, \"link_name\": null")
+            }
+            int("port", x.port)
+            int("ttl", x.ttl)
+        case .addVrf(let l, let t): link("add-vrf", l); int("table", Int(t))
+        case .changeLink(let l, let o):
+            link("change-link", l)
+            switch o {
+            case .vlan(let v): str("kind", "vlan"); int("id", v.id)
+            case .macvlan(_, let m): str("kind", "macvlan"); str("mode", m.rawValue)
+            case .ipvlan(_, let m): str("kind", "ipvlan"); str("mode", m.rawValue)
+            case .vrf(let t): str("kind", "vrf"); int("table", Int(t))
+            case .vxlan: break  // above
+            }
+        case .setTC(let l, let t):
+            link("set-tc", l)
+            func opt(_ key: StaticString, _ v: String?) {
+                if let v { str(key, v) } else {
+                    w.append(", \""); w.append(key); w.append("\": null")
+                }
+            }
+            func num<T: BinaryInteger>(_ key: StaticString, _ v: T?) { int(key, v.map { Int($0) }) }
+            num("delay_ns", t.delay); num("jitter_ns", t.jitter)
+            opt("loss", t.loss?.description); opt("duplicate", t.duplicate?.description)
+            opt("reorder", t.reorder?.description); opt("corrupt", t.corrupt?.description)
+            if let r = t.rate { w.append(", \"rate_bps\": "); w.write(String(r)) } else { w.append(", \"rate_bps\": null") }
+            if let b = t.burst { w.append(", \"burst_bytes\": "); w.write(String(b)) } else { w.append(", \"burst_bytes\": null") }
+            num("limit_packets", t.limit)
+            str("options", t.description)
+        case .startDaemon(let ns, let cmd): name("start-daemon"); str("namespace", ns); str("command", cmd)
+        case .stopDaemon(let ns, let cmd): name("stop-daemon"); str("namespace", ns); str("command", cmd)
+        case .setNoMaster(let l): link("set-nomaster", l)
+        case .removeTC(let l): link("remove-tc", l)
+        case .removeAddress(let l, let p):
+            link("remove-address", l)
+            address("address", p)
+            str("family", p.family.rawValue)
+        case .removeLink(let l): link("remove-link", l)
+        case .removeNamespace(let n): name("remove-namespace"); str("namespace", n)
         }
     }
 
     static func render(_ plan: Plan, source: SourceFile?) -> String {
         // Generous: the pages of the reserve that are never written never become resident.
         var w = ByteWriter(capacity: 256 + plan.steps.count * (source == nil ? 256 : 320))
-        w.append("{\n  \"version\": 1,\n  \"file\": ")
+        w.append("{\n  \"version\": 2,\n  \"file\": ")
         string(plan.file, into: &w)
         w.append(",\n  \"operations\": [")
         for (i, step) in plan.steps.enumerated() {
@@ -389,10 +503,75 @@ enum PlanShell {
             if let g = r.gateway { w += ["via", g.description] }
             if let d = r.device { w += ["dev", d] }
             if let m = r.metric { w += ["metric", String(m)] }
+            if let t = r.table { w += ["table", String(t)] }
             return Command(words: w)
-        case .addNamespace, .setSysctl, .ping, .exec:
+        case .addVlan(let l, let v):
+            var w = ["link", "add", "link", v.parent.name, "name", l.name]
+            if l.namespace != blockNamespace { w += ["netns", l.namespace] }
+            w += ["type", "vlan", "id", String(v.id)]
+            if v.protocol != .dot1q { w += ["protocol", v.protocol.rawValue] }
+            return Command(words: w)
+        case .addMacvlan(let l, let p, let m):
+            var w = ["link", "add", "link", p.name, "name", l.name]
+            if l.namespace != blockNamespace { w += ["netns", l.namespace] }
+            return Command(words: w + ["type", "macvlan", "mode", m.rawValue])
+        case .addIpvlan(let l, let p, let m):
+            var w = ["link", "add", "link", p.name, "name", l.name]
+            if l.namespace != blockNamespace { w += ["netns", l.namespace] }
+            return Command(words: w + ["type", "ipvlan", "mode", m.rawValue])
+        case .addVxlan(let l, let x):
+            var w = ["link", "add", "name", l.name]
+            if l.namespace != blockNamespace { w += ["netns", l.namespace] }
+            w += ["type", "vxlan", "id", String(x.vni), "dstport", String(x.port)]
+            if let r = x.remote { w += ["remote", r.description] }
+            if let g = x.group { w += ["group", g.description] }
+            if let a = x.local { w += ["local", a.description] }
+            if let u = x.underlay { w += ["dev", u.name] }
+            if let t = x.ttl { w += ["ttl", String(t)] }
+            return Command(words: w)
+        case .addVrf(let l, let t): return Command(words: ["link", "add", "name", l.name, "type", "vrf", "table", String(t)])
+        case .addNamespace, .setSysctl, .ping, .exec, .setTC, .startDaemon:
+            return nil
+        case .setNoMaster(let l): return Command(words: ["link", "set", "dev", l.name, "nomaster"])
+        case .removeAddress(let l, let p): return Command(words: ["address", "del", p.description, "dev", l.name])
+        case .removeRoute(_, let r):
+            var w = ["route", "del", r.destination.description]
+            if let g = r.gateway { w += ["via", g.description] }
+            if let d = r.device { w += ["dev", d] }
+            if let m = r.metric { w += ["metric", String(m)] }
+            if let t = r.table { w += ["table", String(t)] }
+            return Command(words: w)
+        case .removeLink(let l): return Command(words: ["link", "del", "dev", l.name])
+        case .changeLink, .removeTC, .removeNamespace, .stopDaemon:
             return nil
         }
+    }
+
+    /// The `tc` commands (without `tc -n NS`) that build a shaping, in order: the root qdisc,
+    /// then the tbf child when netem and a rate are combined.
+    public static func tcCommands(device: String, _ t: Shaping) -> [[String]] {
+        func netemWords() -> [String] {
+            var w = ["netem"]
+            if let d = t.delay {
+                w += ["delay", Shaping.durationText(d)]
+                if let j = t.jitter { w.append(Shaping.durationText(j)) }
+            }
+            if let p = t.loss { w += ["loss", p.description] }
+            if let p = t.duplicate { w += ["duplicate", p.description] }
+            if let p = t.reorder { w += ["reorder", p.description] }
+            if let p = t.corrupt { w += ["corrupt", p.description] }
+            w += ["limit", String(t.limit ?? Shaping.defaultNetemLimit)]
+            return w
+        }
+        func tbfWords() -> [String] {
+            ["tbf", "rate", "\(t.rate ?? 0)bit", "burst", "\(t.effectiveBurst ?? 0)b", "limit", "\(t.tbfLimitBytes ?? 0)"]
+        }
+        if t.needsNetem && t.needsTBF {
+            return [["qdisc", "replace", "dev", device, "root", "handle", "1:"] + netemWords(),
+                    ["qdisc", "replace", "dev", device, "parent", "1:1", "handle", "10:"] + tbfWords()]
+        }
+        if t.needsTBF { return [["qdisc", "replace", "dev", device, "root", "handle", "1:"] + tbfWords()] }
+        return [["qdisc", "replace", "dev", device, "root", "handle", "1:"] + netemWords()]
     }
 
     static func render(_ plan: Plan) -> String {
@@ -438,17 +617,35 @@ enum PlanShell {
                 let i = min(ia, ib)
                 ensure(i)
                 creations[i].append(ib < ia ? .addVeth(b, peer: a) : op)
-            case .addBridge(let l), .addDummy(let l):
+            case .addBridge(let l), .addDummy(let l), .addVrf(let l, _):
                 let i = blockIndex(l.namespace)
                 ensure(i)
                 creations[i].append(op)
+            case .addVlan(_, let v):
+                let i = blockIndex(v.parent.namespace)
+                ensure(i)
+                creations[i].append(op)
+            case .addMacvlan(_, let p, _), .addIpvlan(_, let p, _):
+                let i = blockIndex(p.namespace)
+                ensure(i)
+                creations[i].append(op)
+            case .addVxlan(let l, let x):
+                let i = blockIndex(x.underlay?.namespace ?? l.namespace)
+                ensure(i)
+                creations[i].append(op)
+            case .setTC(let l, let t):
+                let tc = l.namespace == hostNamespace ? "tc" : "tc -n \(sh(l.namespace))"
+                for c in tcCommands(device: l.name, t) { tail.append(tc + " " + c.map(sh).joined(separator: " ")) }
+            case .startDaemon(let ns, let cmd):
+                tail.append("# daemon (topo run --allow-exec starts it): " + inNamespace(ns) + "sh -c \(sh(oneLineComment(cmd)))")
             case .setSysctl(let ns, let k, let v):
                 tail.append(inNamespace(ns) + "sysctl -qw \(sh("\(k)=\(v)"))")
             case .ping(let ns, let a, let c):
                 let what = "ping \(a) from \(ns) failed (\(plan.file):\(step.range.start.line))"
                 tail.append(inNamespace(ns) + "ping -c \(c) -W 2 \(a) >/dev/null || { echo \(sh("topo: " + oneLineComment(what))) >&2; exit 1; }")
-            case .exec(let ns, let cmd):
-                tail.append(inNamespace(ns) + "sh -c \(sh(cmd))")
+            case .exec(let ns, let cmd, _):
+                // Commented out: `topo run` runs it only with --allow-exec.
+                tail.append("# exec (topo run --allow-exec runs it): " + inNamespace(ns) + "sh -c \(sh(oneLineComment(cmd)))")
             default:
                 let i = blockIndex(op.namespace)
                 ensure(i)

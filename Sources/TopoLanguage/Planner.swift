@@ -1,13 +1,16 @@
 /// Compiles a checked topology to an ordered plan (LANGUAGE.md §6):
 ///
 /// 1. namespaces (`addNamespace`),
-/// 2. links (`addVeth` once per pair, each end created in its namespace; `addBridge`, `addDummy`),
-/// 3. bridge ports (`setMaster`),
+/// 2. links (`addVeth` once per pair, each end created in its namespace; `addBridge`, `addDummy`,
+///    `addVrf`), then the stacked links (`addVlan`, `addMacvlan`, `addIpvlan`, `addVxlan`),
+///    parents before children,
+/// 3. bridge and VRF ports (`setMaster`),
 /// 4. MTU (`setMTU`; a veth's `mtu M` sets both ends),
-/// 5. up/down (`lo` of every created namespace, every declared interface not declared `down`;
+/// 5. traffic control (`setTC`),
+/// 6. up/down (`lo` of every created namespace, every declared interface not declared `down`;
 ///    `setDown` for interfaces declared `down`; `host:lo` only when the script names its state),
-/// 6. addresses, 7. routes, 8. sysctls,
-/// 9. post-apply actions (`ping`, `exec`) in script order.
+/// 7. addresses, 8. routes, 9. sysctls,
+/// 10. after apply: daemons (`startDaemon`), then the actions (`ping`, `exec`) in script order.
 ///
 /// Inside each phase the order is script order of first declaration. Every step carries the
 /// range of the statement that caused it. The topology should be free of check errors.
@@ -40,7 +43,41 @@ public func makePlan(_ topology: Topology, file: String) -> Plan {
             steps.append(PlanStep(.addBridge(i.id), at: i.range))
         case .dummy:
             steps.append(PlanStep(.addDummy(i.id), at: i.range))
+        case .vrf:
+            if case .vrf(let table)? = i.options { steps.append(PlanStep(.addVrf(i.id, table: table), at: i.range)) }
+        case .vlan, .macvlan, .ipvlan, .vxlan, .external:
+            continue
         }
+    }
+
+    // Stacked links, parents before children (a vlan on a macvlan on a veth): by depth, then
+    // script order.
+    var stacked: [(depth: Int, order: Int, step: PlanStep)] = []
+    var kindOf: [LinkID: Topology.Interface] = [:]
+    for i in interfaces where i.options?.parent != nil { kindOf[i.id] = i }
+    if !kindOf.isEmpty {
+        func depth(_ id: LinkID) -> Int {
+            var d = 0
+            var cur = kindOf[id]?.options?.parent
+            while let p = cur, let next = kindOf[p], d < 64 {
+                d += 1
+                cur = next.options?.parent
+            }
+            return d
+        }
+        for (k, i) in interfaces.enumerated() {
+            let op: Operation
+            switch (i.kind, i.options) {
+            case (.vlan, .vlan(let v)?): op = .addVlan(i.id, v)
+            case (.macvlan, .macvlan(let p, let m)?): op = .addMacvlan(i.id, parent: p, mode: m)
+            case (.ipvlan, .ipvlan(let p, let m)?): op = .addIpvlan(i.id, parent: p, mode: m)
+            case (.vxlan, .vxlan(let x)?): op = .addVxlan(i.id, x)
+            default: continue
+            }
+            stacked.append((depth(i.id), k, PlanStep(op, at: i.range)))
+        }
+        stacked.sort { ($0.depth, $0.order) < ($1.depth, $1.order) }
+        steps += stacked.map(\.step)
     }
 
     for i in topology.interfaces {
@@ -52,6 +89,11 @@ public func makePlan(_ topology: Topology, file: String) -> Plan {
     }
 
     for i in topology.interfaces {
+        if let t = i.shaping, !t.isEmpty { steps.append(PlanStep(.setTC(i.id, t), at: i.shapingRange ?? i.range)) }
+    }
+
+    for i in topology.interfaces {
+        if i.kind == .external { continue }
         if i.kind == .loopback && i.id.namespace == hostNamespace && i.stateRange == nil { continue }
         let range = i.stateRange ?? i.range
         steps.append(PlanStep(i.up ? .setUp(i.id) : .setDown(i.id), at: range))
@@ -66,12 +108,15 @@ public func makePlan(_ topology: Topology, file: String) -> Plan {
     for s in topology.sysctls {
         steps.append(PlanStep(.setSysctl(namespace: s.namespace, key: s.key, value: s.value), at: s.range))
     }
+    for d in topology.daemons {
+        steps.append(PlanStep(.startDaemon(namespace: d.namespace, command: d.command), at: d.range))
+    }
     for a in topology.actions {
         switch a.kind {
         case .ping(let address, let count):
             steps.append(PlanStep(.ping(namespace: a.namespace, address: address, count: count), at: a.range))
-        case .exec(let command):
-            steps.append(PlanStep(.exec(namespace: a.namespace, command: command), at: a.range))
+        case .exec(let command, let timeout):
+            steps.append(PlanStep(.exec(namespace: a.namespace, command: command, timeout: timeout), at: a.range))
         }
     }
     return Plan(file: file, steps: steps)

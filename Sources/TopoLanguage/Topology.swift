@@ -20,6 +20,15 @@ public struct Topology: Hashable, Sendable {
         case veth, bridge, dummy
         /// `lo`: exists in every namespace, never created.
         case loopback
+        /// Stacked on a parent (`options` holds the parent and the kind's identity).
+        case vlan, macvlan, ipvlan
+        /// A VXLAN tunnel endpoint (`options` holds VNI, port, addresses, underlay).
+        case vxlan
+        /// A VRF device (`options` holds its routing table); its ports have it as `master`.
+        case vrf
+        /// A link in `host` the script uses (as a parent) but does not declare, such as a real
+        /// NIC `host:eth0`: taken to exist, checked at apply, never created, changed or deleted.
+        case external
     }
 
     /// One interface, by namespace and name.
@@ -52,6 +61,21 @@ public struct Topology: Hashable, Sendable {
             get { settings.mtuRange }
             set { settings.mtuRange = newValue }
         }
+        /// The kind's identity and options (vlan, macvlan, ipvlan, vxlan, vrf); nil for the others.
+        public var options: LinkOptions? {
+            get { settings.options }
+            set { settings.options = newValue }
+        }
+        /// Traffic control on what this interface sends (`tc IF …`, or options after `veth`).
+        public var shaping: Shaping? {
+            get { settings.shaping }
+            set { settings.shaping = newValue }
+        }
+        /// The statement that set the shaping.
+        public var shapingRange: SourceRange? {
+            get { settings.shapingRange }
+            set { settings.shapingRange = newValue }
+        }
         /// The `up`/`down` statement that set the state explicitly (nil: the default).
         public var stateRange: SourceRange? {
             get { settings.stateRange }
@@ -66,6 +90,9 @@ public struct Topology: Hashable, Sendable {
             var mtu: Int?
             var mtuRange: SourceRange?
             var stateRange: SourceRange?
+            var options: LinkOptions?
+            var shaping: Shaping?
+            var shapingRange: SourceRange?
         }
         private indirect enum Box: Hashable, Sendable {
             case settings(Settings)
@@ -132,11 +159,25 @@ public struct Topology: Hashable, Sendable {
         }
     }
 
+    /// A long-running process started in a namespace after apply (`daemon NS "command"`),
+    /// owned by the topology: stopped by destroy and by convergence, restarted when it died.
+    public struct Daemon: Hashable, Sendable {
+        public var namespace: String
+        public var command: String
+        public var range: SourceRange
+        public init(namespace: String, command: String, range: SourceRange) {
+            self.namespace = namespace
+            self.command = command
+            self.range = range
+        }
+    }
+
     /// A post-apply action, in script order.
     public struct Action: Hashable, Sendable {
         public enum Kind: Hashable, Sendable {
             case ping(address: IPAddress, count: Int)
-            case exec(command: String)
+            /// `timeout`: seconds before the command's process group is killed (nil: 60).
+            case exec(command: String, timeout: Double?)
         }
         public var namespace: String
         public var kind: Kind
@@ -156,15 +197,18 @@ public struct Topology: Hashable, Sendable {
     public var addresses: [Address]
     public var routes: [Route]
     public var sysctls: [Sysctl]
+    /// Daemons in script order.
+    public var daemons: [Daemon]
     public var actions: [Action]
 
     public init(namespaces: [Namespace] = [], interfaces: [Interface] = [], addresses: [Address] = [],
-                routes: [Route] = [], sysctls: [Sysctl] = [], actions: [Action] = []) {
+                routes: [Route] = [], sysctls: [Sysctl] = [], daemons: [Daemon] = [], actions: [Action] = []) {
         self.namespaces = namespaces
         self.interfaces = interfaces
         self.addresses = addresses
         self.routes = routes
         self.sysctls = sysctls
+        self.daemons = daemons
         self.actions = actions
     }
 

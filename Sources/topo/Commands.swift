@@ -84,7 +84,7 @@ func actionText(_ outcome: ActionOutcome, location: String?) -> String {
     case .ping(let ns, let address, _):
         let r = outcome.ping
         return "ping \(address) from \(ns): \(r?.received ?? 0)/\(r?.sent ?? 0) answered" + suffix
-    case .exec(let ns, let command):
+    case .exec(let ns, let command, _):
         var text = "exec in \(ns): \(command)" + suffix
         if let out = outcome.exec?.output, !out.isEmpty { text += "\n" + (out.hasSuffix("\n") ? String(out.dropLast()) : out) }
         return text

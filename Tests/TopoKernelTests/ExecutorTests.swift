@@ -324,7 +324,7 @@ func changeCount(_ p: Plan) -> Int { p.steps.filter { !$0.operation.isAction }.c
     @Test func execIsRefusedWithoutPermission() throws {
         let b = RecordingBackend()
         var plan = vethPairPlan
-        plan.steps.append(PlanStep(.exec(namespace: "ns0", command: "true"), at: line(8)))
+        plan.steps.append(PlanStep(.exec(namespace: "ns0", command: "true", timeout: nil), at: line(8)))
         var caught: ExecutionError? = nil
         do { try Executor(backend: b).apply(plan) } catch let e as ExecutionError { caught = e }
         #expect(caught?.reason == .execNotAllowed)
@@ -352,7 +352,7 @@ func changeCount(_ p: Plan) -> Int { p.steps.filter { !$0.operation.isAction }.c
         b.execResult = { _, _ in ExecResult(status: 3, output: "boom\n") }
         let plan = Plan(file: "e.topo", steps: [
             PlanStep(.addNamespace("a"), at: line(1)),
-            PlanStep(.exec(namespace: "a", command: "false"), at: line(2)),
+            PlanStep(.exec(namespace: "a", command: "false", timeout: nil), at: line(2)),
         ])
         var caught: ExecutionError? = nil
         do { try Executor(backend: b).apply(plan, options: ApplyOptions(allowExec: true)) } catch let e as ExecutionError { caught = e }

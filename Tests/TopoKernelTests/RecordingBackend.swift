@@ -158,6 +158,8 @@ final class RecordingBackend: KernelBackend {
         case .deleteLink(let name):
             guard has(LinkID(n, name)) else { return .failure(.errno(ENODEV)) }
             removeLink(LinkID(n, name))
+        default:
+            return .failure(.errno(EOPNOTSUPP))
         }
         return .success(())
     }
@@ -190,6 +192,10 @@ final class RecordingBackend: KernelBackend {
         for l in ns.links { if let p = l.peer { removeLink(p) } }
         namespaces[name] = nil
     }
+
+    func detachNamespace(_ name: String) throws { throw KernelError.errno(EOPNOTSUPP) }
+    func reattachNamespace(_ name: String) throws { throw KernelError.errno(EOPNOTSUPP) }
+    func releaseDetachedNamespaces() {}
 
     func deleteLinks(group: UInt32, in name: String) throws {
         calls.append("delete group \(group) in \(name)")

@@ -125,7 +125,7 @@ let vethPairOperations: [Operation] = [
         .setSysctl(namespace: "a", key: "net.ipv4.ip_forward", value: "1"),
         .setSysctl(namespace: "a", key: "net.ipv6.conf.all.forwarding", value: "1"),
         .setSysctl(namespace: "b", key: "net.ipv4.conf.all.rp_filter", value: "2"),
-        .exec(namespace: "a", command: "ip addr"),
+        .exec(namespace: "a", command: "ip addr", timeout: nil),
         .ping(namespace: "a", address: A("10.1.0.1"), count: 3),
     ])
     #expect(p.steps.map(\.range.start.line) == [2, 3, 4, 4, 4, 2, 3, 4, 5, 7, 8, 6, 6, 9, 1, 10])
