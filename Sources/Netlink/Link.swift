@@ -357,6 +357,14 @@ public enum LinkRequest {
     }
 
 
+    /// `ip link set dev DEV name NEW [group GROUP]` (by ifindex; the link must be down).
+    public static func rename(index: Int32, to newName: String, group: UInt32? = nil) throws -> Request {
+        try validateInterfaceName(newName)
+        guard index > 0 else { throw NetlinkError.invalidArgument("interface index \(index) must be positive") }
+        return make(MessageType.newLink, [], LinkMessage(header: InterfaceInfoHeader(index: index),
+                                                          attributes: [.name(newName)] + groupAttr(group)))
+    }
+
     /// `ip link show` (send with `dump`).
     public static func dump() -> Request {
         make(MessageType.getLink, [], LinkMessage())

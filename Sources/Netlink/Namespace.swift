@@ -1,3 +1,4 @@
+import CNetShim
 import Glibc
 
 /// Named network namespaces, made exactly as `ip netns add` makes them, so `ip netns
@@ -162,8 +163,37 @@ public final class NamedNamespaces: @unchecked Sendable {
         }
     }
 
-    /// `ip netns list`: the names in the directory, sorted ([] if it does not exist).
-    public func list() throws -> [String] { try thread.run { try listFiles() } }
+    /// `ip netns list`: the names in the directory that have a namespace mounted on them,
+    /// sorted ([] if the directory does not exist). See `listHalfMade` for the others.
+    public func list() throws -> [String] {
+        try thread.run { try listFiles().filter { isMounted(path(of: $0)) } }
+    }
+
+    /// The files in the directory with no namespace mounted on them: left half-made by a
+    /// crash between creating the file and binding the namespace onto it.
+    public func listHalfMade() throws -> [String] {
+        try thread.run { try listFiles().filter { !isMounted(path(of: $0)) } }
+    }
+
+    /// Removes a half-made namespace file (refuses one that has a namespace on it).
+    public func removeHalfMade(_ name: String) throws {
+        try NamedNamespaces.validate(name)
+        let p = path(of: name)
+        try thread.run {
+            guard !isMounted(p) else { throw NetlinkError.system(call: "remove half-made \(p)", errno: EBUSY) }
+            try syscallChecked("unlink(\(p))") { unlink(p) }
+        }
+    }
+
+    /// True when `p` is an nsfs file (a namespace bind-mounted on it).
+    private func isMounted(_ p: String) -> Bool {
+        let t = topo_fs_type(p)
+        guard t >= 0 else { return true }  // gone or unreadable: let the caller find out
+        return UInt64(t) == NamedNamespaces.nsfsMagic
+    }
+
+    /// NSFS_MAGIC (linux/magic.h).
+    static let nsfsMagic: UInt64 = 0x6e73_6673
 
     private func listFiles() throws -> [String] {
         guard let dir = opendir(directory) else {

@@ -156,6 +156,27 @@ public final class NamespaceThread: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` inside a fresh, unnamed network namespace that is gone afterwards (to learn
+    /// what a new namespace starts with, e.g. its sysctl defaults).
+    public func runInFreshNamespace<T>(_ body: () throws -> T) throws -> T {
+        try callLock.locked {
+            try ensureWorker()
+            var result: Result<T, Error>!
+            let homeFD = home.fd
+            let w = worker
+            withoutActuallyEscaping(body) { body in
+                w.perform {
+                    do {
+                        try syscallChecked("unshare(CLONE_NEWNET)") { topo_unshare(TOPO_CLONE_NEWNET) }
+                    } catch { result = .failure(error); return }
+                    result = Result { try body() }
+                    if topo_setns(homeFD, TOPO_CLONE_NEWNET) != 0 { w.retired = true }
+                }
+            }
+            return try result.get()
+        }
+    }
+
     /// Replaces a retired worker with a new thread that first re-enters the home namespace.
     private func ensureWorker() throws {
         guard worker.retired else { return }

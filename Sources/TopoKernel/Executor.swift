@@ -26,11 +26,16 @@ public struct ApplyOptions: Sendable {
     /// The `IFLA_GROUP` id this run gives the links it creates. Nil: a fresh random id not used
     /// by any link in the namespaces the plan touches.
     public var linkGroup: UInt32?
+    /// A hash of the script's text, recorded for `topo ls` ("script changed since").
+    public var scriptHash: String?
+    /// Called after each batch with (operations done, operations in all) — for a progress line.
+    public var progress: ((Int, Int) -> Void)?
 
     public init(stateKey: String? = nil, scriptPath: String = "",
                 stateDirectory: String = StateStore.defaultDirectory, allowExec: Bool = false,
                 failAt: Int? = ApplyOptions.environmentFailAt(), pingTimeout: Double = 5,
-                runActions: Bool = true, linkGroup: UInt32? = nil) {
+                runActions: Bool = true, linkGroup: UInt32? = nil, scriptHash: String? = nil,
+                progress: ((Int, Int) -> Void)? = nil) {
         self.stateKey = stateKey
         self.scriptPath = scriptPath
         self.stateDirectory = stateDirectory
@@ -39,6 +44,8 @@ public struct ApplyOptions: Sendable {
         self.pingTimeout = pingTimeout
         self.runActions = runActions
         self.linkGroup = linkGroup
+        self.scriptHash = scriptHash
+        self.progress = progress
     }
 
     /// `TOPO_FAIL_AT` as a non-negative integer, or nil.
@@ -63,25 +70,35 @@ public struct ActionOutcome: Hashable, Sendable {
 
 /// What `apply` did.
 public struct ApplyReport: Hashable, Sendable {
-    /// The plan steps that changed the kernel, in execution order. Empty on a re-run.
-    public var executed: [PlanStep]
+    /// What changed the kernel, in the reconciliation's order (creations and changes, then
+    /// removals), plus the daemons started. Empty on a run that found everything in place.
+    public var changes: [Change]
     /// Plan operations found already in place.
     public var skipped: Int
     /// The actions that ran (all succeeded, or `apply` would have thrown).
     public var actions: [ActionOutcome]
     /// The link group this run gave its links (nil when it created no link).
     public var linkGroup: UInt32?
+    /// Things worth telling that are not changes (a half-made namespace file cleaned up, …).
+    public var notes: [String]
+    /// The daemons this run started.
+    public var daemons: [OwnershipRecord.OwnedDaemon]
 
-    /// Number of kernel changes.
-    public var changes: Int { executed.count }
-    /// `0 changes (already in place)`, `1 change`, `12 changes`.
-    public var summary: String {
-        switch changes {
-        case 0: return "0 changes (already in place)"
-        case 1: return "1 change"
-        default: return "\(changes) changes"
-        }
+    public init(changes: [Change] = [], skipped: Int = 0, actions: [ActionOutcome] = [], linkGroup: UInt32? = nil,
+                notes: [String] = [], daemons: [OwnershipRecord.OwnedDaemon] = []) {
+        self.changes = changes
+        self.skipped = skipped
+        self.actions = actions
+        self.linkGroup = linkGroup
+        self.notes = notes
+        self.daemons = daemons
     }
+
+    /// The operations that changed the kernel, as plan steps (execution order).
+    public var executed: [PlanStep] { changes.map(\.step) }
+
+    /// `3 created, 1 changed, 2 removed`, or `0 changes (already in place)`.
+    public var summary: String { ChangeSummary(changes).headline }
 }
 
 /// An error of apply or destroy, ready for the CLI: a message, the plan step (and so the source
@@ -113,14 +130,17 @@ public struct ExecutionError: Error, Hashable, Sendable, CustomStringConvertible
     public var notes: [Diagnostic.Note]
     /// Problems met while rolling back (empty: the kernel state is as it was before the run).
     public var rollbackErrors: [String]
+    /// A `help:` line of the error's own (else `help` derives one from the reason).
+    public var extraHelp: String?
 
     public init(_ reason: Reason, _ message: String, step: PlanStep? = nil, notes: [Diagnostic.Note] = [],
-                rollbackErrors: [String] = []) {
+                rollbackErrors: [String] = [], help: String? = nil) {
         self.reason = reason
         self.message = message
         self.step = step
         self.notes = notes
         self.rollbackErrors = rollbackErrors
+        self.extraHelp = help
     }
 
     /// The source range of the failing statement, if any.
@@ -140,8 +160,9 @@ public struct ExecutionError: Error, Hashable, Sendable, CustomStringConvertible
         if !rollbackErrors.isEmpty {
             return "rollback incomplete, the system may be left partly changed: " + rollbackErrors.joined(separator: "; ")
         }
+        if let h = extraHelp { return h }
         switch reason {
-        case .execNotAllowed: return "pass --allow-exec to run commands from the script"
+        case .execNotAllowed: return "pass --allow-exec to run commands (exec, daemon) from the script"
         case .conflict: return "topo does not delete what it did not create; remove or rename the interface"
         default: return nil
         }
@@ -163,7 +184,8 @@ public struct ExecutionError: Error, Hashable, Sendable, CustomStringConvertible
     public var description: String { message }
 }
 
-/// Runs plans against a `KernelBackend`: diff, apply, roll back, actions; destroy; show.
+/// Runs plans against a `KernelBackend`: diff, apply (transactionally), roll back, actions;
+/// destroy; show.
 public final class Executor {
     public let backend: KernelBackend
 
@@ -171,408 +193,199 @@ public final class Executor {
         self.backend = backend
     }
 
+    // MARK: diff
+
+    /// What a run of `plan` would do now: reads the live state (nothing is changed) and
+    /// reconciles it with the plan and the topology's record.
+    public func diff(_ plan: Plan, options: ApplyOptions = ApplyOptions()) throws -> Reconciliation {
+        let store = StateStore(directory: options.stateDirectory)
+        var record = OwnershipRecord()
+        if let key = options.stateKey {
+            do { record = try store.load(key) ?? OwnershipRecord() } catch let e as StateFileError {
+                throw ExecutionError(.state(e.description), "cannot use state file: \(e)", help: stateHelp(e, options))
+            }
+        }
+        let ctx = try observe(plan, record: record, store: store, options: options, cleanHalfMade: false)
+        return ctx.reconciliation
+    }
+
     // MARK: apply
 
-    private enum Target {
-        case namespace(String)
-        case op(String, KernelOp)
-    }
-
-    private struct Pending {
-        var step: PlanStep
-        var target: Target
-        var phase: Int
-    }
-
-    private enum Undo {
-        case op(String, KernelOp)
-    }
-
-    /// Applies `plan`: reads the live state of the namespaces it touches once, skips what is
-    /// in place, reports conflicts before any change, runs the missing steps (pipelined per
-    /// namespace and phase), rolls back this run's changes if one fails, records ownership,
-    /// then runs the `ping`/`exec` actions in script order.
+    /// Applies `plan` the way LANGUAGE.md §9 says: reads the live state of the namespaces it
+    /// needs once, reconciles it with the plan and what earlier runs of the same script made,
+    /// reports conflicts before any change, then creates and changes (pipelined per namespace
+    /// and phase) and removes last; records intent in the state file before each phase; rolls
+    /// everything back if one operation fails; commits; then starts daemons and runs the
+    /// `ping`/`exec` actions in script order.
     ///
     /// - Throws: `ExecutionError`. When `reason` is `.kernel`, the kernel state is as before the run
     ///   (unless `rollbackErrors` is not empty). When `.actionFailed`, the topology stays applied.
     @discardableResult
     public func apply(_ plan: Plan, options: ApplyOptions = ApplyOptions()) throws -> ApplyReport {
-        let steps = plan.steps
-        let changeSteps = steps.filter { !$0.operation.isAction }
-        let actionSteps = steps.filter { $0.operation.isAction }
-
-        if !options.allowExec, let s = actionSteps.first(where: { if case .exec = $0.operation { return true }; return false }) {
-            throw ExecutionError(.execNotAllowed, "`exec` is not allowed without --allow-exec", step: s)
+        if !options.allowExec, let s = plan.steps.first(where: { s in
+            switch s.operation {
+            case .exec, .startDaemon: return true
+            default: return false
+            }
+        }) {
+            let what: String
+            if case .startDaemon = s.operation { what = "`daemon`" } else { what = "`exec`" }
+            throw ExecutionError(.execNotAllowed, "\(what) is not allowed without --allow-exec", step: s)
         }
 
-        // Ownership lock and record.
         let store = StateStore(directory: options.stateDirectory)
         var lock: StateLock? = nil
-        var prior = OwnershipRecord()
+        var loaded: LoadedState? = nil
         if let key = options.stateKey {
             do {
                 lock = try store.lock(key)
-                prior = try store.load(key) ?? OwnershipRecord()
+                loaded = try store.loadState(key)
             } catch let e as StateFileError {
-                throw ExecutionError(.state(e.description), "cannot use state file: \(e)")
+                throw ExecutionError(.state(e.description), "cannot use state file: \(e)", help: stateHelp(e, options))
             }
         }
         defer { lock?.unlock() }
+        let prior = loaded?.record ?? OwnershipRecord()
 
         let timing = PhaseTimer()
-        // Live state, read once.
-        let existing: Set<String>
-        do { existing = Set(try backend.listNamespaces()) } catch let e as KernelError {
-            throw ExecutionError(.kernel(e), "cannot list network namespaces: \(e)")
+        let ctx = try observe(plan, record: prior, store: store, options: options, cleanHalfMade: true)
+        let rec = ctx.reconciliation
+        if let first = rec.conflicts.first {
+            let notes = rec.conflicts.dropFirst().map { Diagnostic.Note($0.message, at: $0.step.range) }
+            throw ExecutionError(.conflict, first.message, step: first.step, notes: Array(notes))
         }
-        var touched: [String] = []
-        var touchedSet: Set<String> = []
-        var sysctlKeys: [String: [String]] = [:]
-        var created: Set<String> = []
-        for s in changeSteps {
-            var names = [s.operation.namespace]
-            if case .addVeth(_, let peer) = s.operation { names.append(peer.namespace) }
-            if case .addNamespace(let n) = s.operation { created.insert(n) }
-            if case .setSysctl(let ns, let k, _) = s.operation { sysctlKeys[ns, default: []].append(k) }
-            for n in names where touchedSet.insert(n).inserted { touched.append(n) }
-        }
-        for s in actionSteps where touchedSet.insert(s.operation.namespace).inserted { touched.append(s.operation.namespace) }
-        for n in touched where n != hostNamespace && !existing.contains(n) && !created.contains(n) {
-            let s = steps.first { $0.operation.namespace == n || { if case .addVeth(_, let p) = $0.operation { return p.namespace == n }; return false }($0) }
-            throw ExecutionError(.missingNamespace, "network namespace `\(n)` does not exist", step: s)
-        }
-        let readable = touched.filter { $0 == hostNamespace || existing.contains($0) }
-        var live: [String: LiveNamespace]
-        do {
-            live = try backend.readState(of: readable, sysctls: sysctlKeys.filter { readable.contains($0.key) })
-        } catch let e as KernelError {
-            throw ExecutionError(.kernel(e), "cannot read the live network state: \(e)")
-        }
-        // Every live link by (namespace, name), built once: the diff looks links up per step.
-        var liveLinks: [LinkID: LiveLink] = [:]
-        for (ns, state) in live { for l in state.links { liveLinks[LinkID(ns, l.name)] = l } }
-        func liveLink(_ id: LinkID) -> LiveLink? { liveLinks[id] }
-
-        // Link group for this run: unused in every namespace read.
-        var used: Set<UInt32> = [0]
-        for ns in live.values { for l in ns.links { used.insert(l.group) } }
-        var group = options.linkGroup ?? 0
-        if options.linkGroup == nil {
-            var rng = SystemRandomNumberGenerator()
-            repeat { group = UInt32.random(in: 0x1000_0000...0x7fff_fff0, using: &rng) } while used.contains(group)
-        }
-
-        // The `lo` up that a `ns` statement implies is for namespaces topo creates: a namespace
-        // that exists already keeps its `lo` as it is, unless the script says `up NS:lo`.
-        var impliedLoopback: Set<PlanStep> = []
-        for s in changeSteps {
-            guard case .addNamespace(let n) = s.operation, existing.contains(n) else { continue }
-            impliedLoopback.insert(PlanStep(.setUp(LinkID(n, "lo")), at: s.range))
-        }
-
-        // Diff.
-        var pending: [Pending] = []
-        var conflicts: [(PlanStep, String)] = []
-        var skipped = 0
-        var willCreate: Set<LinkID> = []
-        for s in changeSteps {
-            switch s.operation {
-            case .addNamespace(let n):
-                if existing.contains(n) { skipped += 1 } else { pending.append(Pending(step: s, target: .namespace(n), phase: 0)) }
-            case .addVeth(let a, let b):
-                let la = liveLink(a), lb = liveLink(b)
-                if let la = la {
-                    if la.kind == "veth" && la.peer == b { skipped += 1 } else {
-                        conflicts.append((s, "cannot create veth `\(a)` <-> `\(b)`: `\(a)` exists already as \(describe(la))"))
-                    }
-                } else if let lb = lb {
-                    conflicts.append((s, "cannot create veth `\(a)` <-> `\(b)`: `\(b)` exists already as \(describe(lb))"))
-                } else {
-                    willCreate.insert(a)
-                    willCreate.insert(b)
-                    pending.append(Pending(step: s, target: .op(a.namespace, .addVeth(name: a.name, peer: b, group: group)), phase: 1))
-                }
-            case .addBridge(let l), .addDummy(let l):
-                let kind: String
-                let op: KernelOp
-                if case .addBridge = s.operation { kind = "bridge"; op = .addBridge(name: l.name, group: group) } else {
-                    kind = "dummy"; op = .addDummy(name: l.name, group: group)
-                }
-                if let ll = liveLink(l) {
-                    if ll.kind == kind { skipped += 1 } else {
-                        conflicts.append((s, "cannot create \(kind) `\(l)`: it exists already as \(describe(ll))"))
-                    }
-                } else {
-                    willCreate.insert(l)
-                    pending.append(Pending(step: s, target: .op(l.namespace, op), phase: 1))
-                }
-            case .setMaster(let l, let m):
-                if let ll = liveLink(l), ll.master == m { skipped += 1 } else {
-                    pending.append(Pending(step: s, target: .op(l.namespace, .setMaster(link: l.name, master: m)), phase: 2))
-                }
-            case .setMTU(let l, let m):
-                if let ll = liveLink(l), ll.mtu == m { skipped += 1 } else {
-                    pending.append(Pending(step: s, target: .op(l.namespace, .setMTU(link: l.name, mtu: m)), phase: 3))
-                }
-            case .setUp(let l):
-                if impliedLoopback.contains(s) { skipped += 1 } else if let ll = liveLink(l), ll.up { skipped += 1 } else {
-                    pending.append(Pending(step: s, target: .op(l.namespace, .setUp(link: l.name, up: true)), phase: 4))
-                }
-            case .setDown(let l):
-                // New links start down; only a live link that is up needs it.
-                if let ll = liveLink(l), ll.up {
-                    pending.append(Pending(step: s, target: .op(l.namespace, .setUp(link: l.name, up: false)), phase: 4))
-                } else { skipped += 1 }
-            case .addAddress(let l, let p):
-                if live[l.namespace]?.addresses.contains(LinkAddress(link: l.name, prefix: p)) == true { skipped += 1 } else {
-                    pending.append(Pending(step: s, target: .op(l.namespace, .addAddress(link: l.name, prefix: p)), phase: 5))
-                }
-            case .addRoute(let ns, let r):
-                let routes = live[ns]?.routes ?? []
-                if routes.contains(where: { routeMatches($0, r) }) { skipped += 1 } else if
-                    let other = routes.first(where: { $0.destination == r.destination && normMetric($0) == normMetric(r) }) {
-                    conflicts.append((s, "cannot add route \(routeText(r)) in `\(ns)`: the route \(routeText(other)) exists already"))
-                } else {
-                    pending.append(Pending(step: s, target: .op(ns, .addRoute(r)), phase: 6))
-                }
-            case .setSysctl(let ns, let k, let v):
-                if let cur = live[ns]?.sysctls[k], normSysctl(cur) == normSysctl(v) { skipped += 1 } else {
-                    pending.append(Pending(step: s, target: .op(ns, .setSysctl(key: k, value: v)), phase: 7))
-                }
-            case .ping, .exec, .startDaemon:
-                break
-            default:
-                conflicts.append((s, "not supported yet: \(s.operation)"))
-            }
-        }
-        if let (first, msg) = conflicts.first {
-            let notes = conflicts.dropFirst().map { Diagnostic.Note($0.1, at: $0.0.range) }
-            throw ExecutionError(.conflict, msg, step: first, notes: Array(notes))
-        }
-
-        // Execution order. Namespaces first (one batch per consecutive run), then the links of
-        // all namespaces in one batch (a backend may create them all through one socket), then,
-        // for the following steps, one batch per namespace holding its steps in phase order:
-        // after the links exist nothing in one namespace waits for another (masters, MTUs,
-        // up, addresses, routes and sysctls all act within their namespace), so each namespace
-        // needs one round trip instead of one per phase.
-        enum BatchKind { case namespaces, links, local(String) }
-        var batches: [(kind: BatchKind, items: [Pending])] = []
-        var i = 0
-        while i < pending.count {
-            let phase = pending[i].phase
-            var j = i
-            if phase <= 1 {
-                while j < pending.count && pending[j].phase == phase { j += 1 }
-                batches.append((phase == 0 ? .namespaces : .links, Array(pending[i..<j])))
-            } else {
-                while j < pending.count && pending[j].phase >= 2 { j += 1 }
-                var order: [String] = []
-                var byNS: [String: [Pending]] = [:]
-                for p in pending[i..<j] {
-                    guard case .op(let ns, _) = p.target else { continue }
-                    if byNS[ns] == nil { order.append(ns) }
-                    byNS[ns, default: []].append(p)
-                }
-                // Namespaces that enslave ports to a bridge go last (stable otherwise). Their
-                // ports then come up, and the bridge starts flooding the IPv6 start-up traffic
-                // of the namespaces at the other ends (N² packets for N ports), only when
-                // everything else is in place, instead of slowing every later batch while the
-                // rest is still being built. Measured at star 1000 (sandbox, phase 2 of apply):
-                // 1.0 s -> 0.7 s; whole run median 1.48 s -> 1.26 s. Nothing in one namespace's
-                // batch waits for another's, so any order of these batches is correct.
-                let enslaving = Set(order.filter { ns in
-                    (byNS[ns] ?? []).contains { p in
-                        if case .op(_, .setMaster) = p.target { return true }
-                        return false
-                    }
-                })
-                order = order.filter { !enslaving.contains($0) } + order.filter { enslaving.contains($0) }
-                for ns in order {
-                    // Stable sort by phase (the plan normally lists them in phase order already).
-                    let items = (byNS[ns] ?? []).enumerated().sorted { ($0.element.phase, $0.offset) < ($1.element.phase, $1.offset) }
-                    batches.append((.local(ns), items.map(\.element)))
-                }
-            }
-            i = j
-        }
-
-        // Execute, recording what to undo.
-        var executed: [PlanStep] = []
-        var createdNS: [String] = []
-        var createdLinks: Set<LinkID> = []
-        var groupNamespaces: [String] = []
-        var undo: [Undo] = []
-        var record = OwnershipRecord(script: options.scriptPath)
-        let ownedNS = Set(prior.namespaces)
-        let ownedLinks = Set(prior.links)
-        var failure: (PlanStep, KernelError)? = nil
-        var counter = 0
-
-        func succeeded(_ p: Pending) {
-            executed.append(p.step)
-            switch p.target {
-            case .namespace(let n):
-                createdNS.append(n)
-            case .op(let ns, let op):
-                let inCreatedNS = createdNS.contains(ns)
-                func linkIsNew(_ name: String) -> Bool { createdLinks.contains(LinkID(ns, name)) }
-                switch op {
-                case .addVeth(let name, let peer, _):
-                    let a = LinkID(ns, name)
-                    createdLinks.insert(a)
-                    createdLinks.insert(peer)
-                    for end in [a, peer] where !createdNS.contains(end.namespace) {
-                        if !groupNamespaces.contains(end.namespace) { groupNamespaces.append(end.namespace) }
-                        if !ownedNS.contains(end.namespace) { record.links.append(end) }
-                    }
-                case .addBridge(let name, _), .addDummy(let name, _):
-                    createdLinks.insert(LinkID(ns, name))
-                    if !inCreatedNS {
-                        if !groupNamespaces.contains(ns) { groupNamespaces.append(ns) }
-                        if !ownedNS.contains(ns) { record.links.append(LinkID(ns, name)) }
-                    }
-                case .setMaster(let l, _):
-                    if !inCreatedNS && !linkIsNew(l) {
-                        undo.append(.op(ns, .setMaster(link: l, master: live[ns]?.link(l)?.master)))
-                    }
-                case .setMTU(let l, _):
-                    if !inCreatedNS && !linkIsNew(l), let old = live[ns]?.link(l)?.mtu {
-                        undo.append(.op(ns, .setMTU(link: l, mtu: old)))
-                    }
-                case .setUp(let l, let up):
-                    if !inCreatedNS && !linkIsNew(l) { undo.append(.op(ns, .setUp(link: l, up: !up))) }
-                case .addAddress(let l, let prefix):
-                    if !inCreatedNS && !linkIsNew(l) {
-                        undo.append(.op(ns, .deleteAddress(link: l, prefix: prefix)))
-                        if !ownedNS.contains(ns) && !ownedLinks.contains(LinkID(ns, l)) {
-                            record.addresses.append(.init(link: LinkID(ns, l), prefix: prefix))
-                        }
-                    }
-                case .addRoute(let r):
-                    if !inCreatedNS {
-                        undo.append(.op(ns, .deleteRoute(r)))
-                        if !ownedNS.contains(ns) { record.routes.append(.init(namespace: ns, route: r)) }
-                    }
-                case .setSysctl(let k, _):
-                    if !inCreatedNS, let old = live[ns]?.sysctls[k] {
-                        undo.append(.op(ns, .setSysctl(key: k, value: old)))
-                    }
-                case .deleteAddress, .deleteRoute, .deleteLink, .addLink, .changeLink, .setQdisc, .deleteQdisc, .renameLink:
-                    break
-                }
-            }
-        }
-
-        func injected(_ k: Int) -> KernelError {
-            .refused(errno: EPERM, text: errnoText(EPERM), extack: "injected failure at operation \(k) (TOPO_FAIL_AT)")
-        }
-
         timing.mark("read state and diff")
-        var lastPhase = -1
-        batchLoop: for batch in batches {
-            if let p = batch.items.first?.phase, min(p, 2) != lastPhase {
-                if lastPhase >= 0 { timing.mark("phase \(lastPhase)") }
-                lastPhase = min(p, 2)
-            }
-            var items = batch.items
-            var inject: Pending? = nil
-            if let k = options.failAt, k >= counter, k < counter + items.count {
-                inject = items[k - counter]
-                items = Array(items[..<(k - counter)])
-            }
-            func record(_ p: Pending, _ r: Result<Void, KernelError>?) {
-                switch r {
-                case .success?: succeeded(p)
-                case .failure(let e)?: if failure == nil { failure = (p.step, e) }
-                case nil: if failure == nil { failure = (p.step, .failure("no reply from the kernel")) }
-                }
-            }
-            switch batch.kind {
-            case .namespaces:
-                let names = items.compactMap { p -> String? in
-                    if case .namespace(let n) = p.target { return n }
-                    return nil
-                }
-                let results = names.isEmpty ? [] : backend.createNamespaces(names)
-                for (n, p) in items.enumerated() { record(p, n < results.count ? results[n] : nil) }
-            case .links, .local:
-                let pairs = items.compactMap { p -> (String, KernelOp)? in
-                    if case .op(let ns, let op) = p.target { return (ns, op) }
-                    return nil
-                }
-                var results: [Result<Void, KernelError>] = []
-                if case .local(let ns) = batch.kind {
-                    let t0 = timing.enabled ? monotonicNow() : 0
-                    if !pairs.isEmpty { results = backend.apply(pairs.map { $0.1 }, in: ns) }
-                    if timing.enabled { timing.batch(ns, ops: pairs.count, seconds: monotonicNow() - t0) }
-                } else if !pairs.isEmpty {
-                    results = backend.apply(across: pairs)
-                }
-                for (n, p) in items.enumerated() { record(p, n < results.count ? results[n] : nil) }
-            }
-            counter += items.count
-            if let p = inject, failure == nil { failure = (p.step, injected(options.failAt ?? 0)) }
-            if failure != nil { break batchLoop }
-        }
 
-        func rollback() -> [String] {
-            var errors: [String] = []
-            // Reverse order, batched per consecutive namespace.
-            var rev = undo.reversed().map { u -> (String, KernelOp) in
-                switch u { case .op(let ns, let op): return (ns, op) }
-            }[...]
-            while let first = rev.first {
-                let ns = first.0
-                var ops: [KernelOp] = []
-                while let x = rev.first, x.0 == ns {
-                    ops.append(x.1)
-                    rev = rev.dropFirst()
-                }
-                for (op, r) in zip(ops, backend.apply(ops, in: ns)) {
-                    if case .failure(let e) = r { errors.append("\(op) in `\(ns)`: \(e)") }
-                }
-            }
-            for ns in groupNamespaces.reversed() {
-                do { try backend.deleteLinks(group: group, in: ns) } catch {
-                    errors.append("delete links of group \(group) in `\(ns)`: \(error)")
-                }
-            }
-            let doomed = Array(createdNS.reversed())
-            for (n, r) in zip(doomed, backend.deleteNamespaces(doomed)) {
-                if case .failure(let e) = r { errors.append("delete namespace `\(n)`: \(e)") }
-            }
-            return errors
-        }
+        var tx = Transaction(backend: backend, store: store, key: options.stateKey, script: options.scriptPath,
+                             plan: plan, context: ctx, prior: prior, failAt: options.failAt, group: options.linkGroup,
+                             timing: timing, progress: options.progress)
+        let result = try tx.run()
 
-        if let (step, err) = failure {
-            let rb = rollback()
-            throw ExecutionError(.kernel(err), "\(failureText(step.operation)): \(err)", step: step, rollbackErrors: rb)
-        }
-
-        // Record ownership.
+        var report = ApplyReport(changes: result.executed, skipped: rec.skipped, actions: [],
+                                 linkGroup: result.linkGroup, notes: ctx.notes)
+        // Record the script's hash and time even when nothing changed, so `topo ls` knows the
+        // lab matches this text.
         if let key = options.stateKey {
-            record.namespaces = createdNS
-            for ns in groupNamespaces where !ownedNS.contains(ns) { record.linkGroups[ns] = [group] }
-            if !record.isEmpty {
-                var merged = prior
-                merged.merge(record)
-                do { try store.save(merged, key: key) } catch {
-                    let rb = rollback()
-                    throw ExecutionError(.state("\(error)"), "cannot record what was created: \(error)", rollbackErrors: rb)
+            var record = result.record
+            let stateChanged = !result.executed.isEmpty || !rec.stale.isEmpty || loaded?.unfinishedRun == true
+            if stateChanged || record.scriptHash != options.scriptHash {
+                if stateChanged || record.appliedAt == nil { record.appliedAt = Int64(time(nil)) }
+                record.scriptHash = options.scriptHash ?? record.scriptHash
+                record.script = options.scriptPath.isEmpty ? record.script : options.scriptPath
+                do { try store.save(record, key: key) } catch {
+                    throw ExecutionError(.state("\(error)"), "cannot record what was done: \(error)")
                 }
             }
+            // Daemons, after the commit (they are not part of the transaction).
+            if options.runActions {
+                try startDaemons(rec.afterApply, record: &record, store: store, key: key, options: options, report: &report)
+            }
         }
-
-        timing.mark("phase \(lastPhase), state file")
-        var report = ApplyReport(executed: executed, skipped: skipped, actions: [],
-                                 linkGroup: groupNamespaces.isEmpty ? nil : group)
+        timing.mark("commit")
         if options.runActions {
-            for s in actionSteps {
+            for s in rec.afterApply where s.operation.isAction {
                 report.actions.append(try runAction(s, options: options))
             }
         }
         return report
+    }
+
+    /// Everything the run decides before changing anything.
+    struct Context {
+        var observation: Observation
+        var reconciliation: Reconciliation
+        var notes: [String]
+    }
+
+    /// Lists and reads the kernel, cleans half-made namespace files this topology left, and
+    /// reconciles.
+    func observe(_ plan: Plan, record: OwnershipRecord, store: StateStore, options: ApplyOptions,
+                 cleanHalfMade: Bool) throws -> Context {
+        var notes: [String] = []
+        var existing: Set<String>
+        do { existing = Set(try backend.listNamespaces()) } catch let e as KernelError {
+            throw ExecutionError(.kernel(e), "cannot list network namespaces: \(e)")
+        }
+        // Half-made namespace files (`/run/netns/NAME` with nothing mounted on it), left by a
+        // crash between creating the file and binding the namespace onto it.
+        let halfMade = (try? backend.halfMadeNamespaces()) ?? []
+        if !halfMade.isEmpty {
+            let wanted = Set(plan.steps.compactMap { s -> String? in
+                if case .addNamespace(let n) = s.operation { return n }
+                return nil
+            })
+            for n in halfMade {
+                let ours = options.stateKey != nil && (store.markerOwner(n) == options.stateKey || record.namespaces.contains(n))
+                if ours && cleanHalfMade {
+                    do {
+                        try backend.removeHalfMadeNamespace(n)
+                        notes.append("removed `/run/netns/\(n)`, a namespace file a crashed run of this topology left half-made")
+                    } catch {
+                        throw ExecutionError(.kernel(kernelErrorOf(error)), "cannot remove the half-made namespace file `/run/netns/\(n)`: \(error)")
+                    }
+                } else if wanted.contains(n) {
+                    let s = plan.steps.first { if case .addNamespace(n) = $0.operation { return true }; return false }
+                    throw ExecutionError(.conflict, "`/run/netns/\(n)` is a half-made namespace (a file with no namespace mounted on it, left by a crash)",
+                                         step: s, help: "remove it with `ip netns delete \(n)` (or `rm /run/netns/\(n)`) and run again")
+                }
+            }
+        }
+        // Namespaces the plan uses must exist or be created by it.
+        var created: Set<String> = []
+        for s in plan.steps { if case .addNamespace(let n) = s.operation { created.insert(n) } }
+        for s in plan.steps {
+            var names = [s.operation.namespace]
+            if case .addVeth(_, let p) = s.operation { names.append(p.namespace) }
+            for n in names where n != hostNamespace && !existing.contains(n) && !created.contains(n) {
+                throw ExecutionError(.missingNamespace, "network namespace `\(n)` does not exist", step: s)
+            }
+        }
+        let toRead = namespacesToRead(plan: plan, record: record).filter { $0 == hostNamespace || existing.contains($0) }
+        var sysctls: [String: [String]] = [:]
+        for s in plan.steps { if case .setSysctl(let ns, let k, _) = s.operation { sysctls[ns, default: []].append(k) } }
+        for k in record.sysctls.keys where !(sysctls[k.namespace]?.contains(k.key) ?? false) { sysctls[k.namespace, default: []].append(k.key) }
+        let state: [String: LiveNamespace]
+        do { state = try backend.readState(of: toRead, sysctls: sysctls.filter { toRead.contains($0.key) }) } catch let e as KernelError {
+            throw ExecutionError(.kernel(e), "cannot read the live network state: \(e)")
+        }
+        let running = Set(record.daemons.filter { daemonIsRunning(pid: $0.pid, startTime: $0.startTime) })
+        // Sysctls set in namespaces topo made and now dropped go back to a fresh namespace's value.
+        let wantedSysctls = Set(plan.steps.compactMap { s -> String? in
+            if case .setSysctl(let ns, let k, _) = s.operation { return ns + "\u{0}" + k }
+            return nil
+        })
+        let defaultsNeeded = Set(record.sysctls.filter { $0.value.isEmpty && !wantedSysctls.contains($0.key.namespace + "\u{0}" + $0.key.key) }
+            .map { defaultSysctlKey($0.key.key) })
+        let defaults = defaultsNeeded.isEmpty ? [:] : ((try? backend.freshNamespaceSysctls(defaultsNeeded.sorted())) ?? [:])
+        let observation = Observation(existing: existing, state: state, runningDaemons: running, sysctlDefaults: defaults)
+        let rec = reconcile(plan: plan, observed: observation, record: record)
+        return Context(observation: observation, reconciliation: rec, notes: notes)
+    }
+
+    func stateHelp(_ e: StateFileError, _ options: ApplyOptions) -> String? {
+        guard e.corrupt else { return nil }
+        return "the state file cannot be trusted; `topo destroy --recover FILE` removes what the kernel's markers say this "
+            + "topology made and sets the state aside, `topo destroy --forget FILE` only sets it aside"
+    }
+
+    private func startDaemons(_ steps: [PlanStep], record: inout OwnershipRecord, store: StateStore, key: String,
+                              options: ApplyOptions, report: inout ApplyReport) throws {
+        for s in steps {
+            guard case .startDaemon(let ns, let cmd) = s.operation else { continue }
+            let started: (pid: Int32, startTime: UInt64)
+            do {
+                started = try backend.startDaemon(in: ns, command: cmd, logDirectory: options.stateDirectory + "/daemons")
+            } catch {
+                throw ExecutionError(.actionFailed, "cannot start daemon `\(cmd)` in `\(ns)`: \(error)", step: s)
+            }
+            let d = OwnershipRecord.OwnedDaemon(namespace: ns, command: cmd, pid: started.pid, startTime: started.startTime)
+            record.apply(.daemon(d), adding: true)
+            do { try store.save(record, key: key) } catch {
+                throw ExecutionError(.state("\(error)"), "cannot record daemon `\(cmd)`: \(error)")
+            }
+            report.changes.append(Change(.create, s))
+            report.daemons.append(d)
+        }
     }
 
     private func runAction(_ s: PlanStep, options: ApplyOptions) throws -> ActionOutcome {
@@ -586,10 +399,13 @@ public final class Executor {
                 throw ExecutionError(.actionFailed, "ping from `\(ns)` to \(addr): no answer (\(r.sent) sent)", step: s)
             }
             return ActionOutcome(step: s, ping: r)
-        case .exec(let ns, let cmd, _):
+        case .exec(let ns, let cmd, let timeout):
             let r: ExecResult
-            do { r = try backend.exec(in: ns, command: cmd) } catch {
+            do { r = try backend.exec(in: ns, command: cmd, timeout: timeout ?? 60) } catch {
                 throw ExecutionError(.actionFailed, "cannot run `\(cmd)` in `\(ns)`: \(error)", step: s)
+            }
+            if r.timedOut {
+                throw ExecutionError(.actionFailed, "`\(cmd)` in `\(ns)` did not finish within \(PlanText.seconds(timeout ?? 60)); its processes were killed", step: s)
             }
             if r.status != 0 {
                 var msg = "`\(cmd)` in `\(ns)` exited with status \(r.status)"
@@ -602,6 +418,10 @@ public final class Executor {
             return ActionOutcome(step: s)
         }
     }
+}
+
+func kernelErrorOf(_ error: Error) -> KernelError {
+    error as? KernelError ?? .failure("\(error)")
 }
 
 /// `a bridge`, `a veth with peer `x:y``, …
@@ -642,6 +462,7 @@ func normMetric(_ r: RouteSpec) -> Int { r.metric ?? (r.destination.family == .i
 func routeMatches(_ live: RouteSpec, _ want: RouteSpec) -> Bool {
     live.destination == want.destination && live.gateway == want.gateway
         && (want.device == nil || live.device == want.device) && normMetric(live) == normMetric(want)
+        && (live.table ?? RouteSpec.mainTable) == (want.table ?? RouteSpec.mainTable)
 }
 
 func normSysctl(_ s: String) -> String {

@@ -223,9 +223,12 @@ public struct ExecResult: Hashable, Sendable {
     public var status: Int32
     /// Standard output and standard error, interleaved.
     public var output: String
-    public init(status: Int32, output: String) {
+    /// True when the command was killed for running past its timeout.
+    public var timedOut: Bool
+    public init(status: Int32, output: String, timedOut: Bool = false) {
         self.status = status
         self.output = output
+        self.timedOut = timedOut
     }
 }
 
@@ -273,11 +276,34 @@ public protocol KernelBackend: AnyObject {
     /// the time is up (`timeout` seconds for the first answer; a backend may resend meanwhile).
     /// `sent` counts the requests sent, `received` the distinct ones answered.
     func ping(from namespace: String, to address: IPAddress, count: Int, timeout: Double) throws -> PingResult
-    /// Runs `sh -c command` inside the namespace.
-    func exec(in namespace: String, command: String) throws -> ExecResult
+    /// Runs `sh -c command` inside the namespace; after `timeout` seconds its process group is
+    /// killed (`timedOut`). topo waits for the command, not for what it leaves in the background.
+    func exec(in namespace: String, command: String, timeout: Double) throws -> ExecResult
+
+    /// Starts `sh -c command` inside the namespace, detached (its own session, default signals,
+    /// stdin `/dev/null`, output appended to a log file in `logDirectory`); returns its pid and
+    /// start time (`/proc/PID/stat` field 22).
+    func startDaemon(in namespace: String, command: String, logDirectory: String) throws -> (pid: Int32, startTime: UInt64)
+
+    /// What the given sysctls are in a fresh namespace (keys that do not exist there are absent).
+    func freshNamespaceSysctls(_ keys: [String]) throws -> [String: String]
+
+    /// Files in `/run/netns` with no namespace mounted on them (left by a crash mid-create).
+    func halfMadeNamespaces() throws -> [String]
+    /// Removes such a file.
+    func removeHalfMadeNamespace(_ name: String) throws
 }
 
 extension KernelBackend {
+    public func halfMadeNamespaces() throws -> [String] { [] }
+    public func freshNamespaceSysctls(_ keys: [String]) throws -> [String: String] { [:] }
+    public func removeHalfMadeNamespace(_ name: String) throws {
+        throw KernelError.failure("cannot remove /run/netns/\(name)")
+    }
+    public func startDaemon(in namespace: String, command: String, logDirectory: String) throws -> (pid: Int32, startTime: UInt64) {
+        throw KernelError.failure("this backend cannot start daemons")
+    }
+
     /// Consecutive items of one namespace go to `apply(_:in:)` together.
     public func apply(across items: [(namespace: String, op: KernelOp)]) -> [Result<Void, KernelError>] {
         applyConsecutive(items)

@@ -163,7 +163,7 @@ public final class NetlinkBackend: KernelBackend {
         var index: [String: Int32] = [:]
         let needsIndex = ops.contains { op in
             switch op {
-            case .setMaster, .addAddress, .deleteAddress, .addRoute, .deleteRoute: return true
+            case .setMaster, .addAddress, .deleteAddress, .addRoute, .deleteRoute, .renameLink: return true
             default: return false
             }
         }
@@ -198,6 +198,11 @@ public final class NetlinkBackend: KernelBackend {
             do {
                 requests.append(try request(op, in: ns, index: index))
                 slots.append(i)
+                // Later operations of the batch know the link by its new name.
+                if case .renameLink(let from, let to, _) = op, let x = index[from] {
+                    index[from] = nil
+                    index[to] = x
+                }
             } catch {
                 results[i] = .failure(kernelError(error))
             }
@@ -309,7 +314,9 @@ public final class NetlinkBackend: KernelBackend {
             return try LinkRequest.delete(.name(name))
         case .setSysctl:
             throw KernelError.failure("sysctl is not a netlink request")
-        case .addLink, .changeLink, .setQdisc, .deleteQdisc, .renameLink:
+        case .renameLink(let name, let newName, let group):
+            return try LinkRequest.rename(index: try idx(name), to: newName, group: group)
+        case .addLink, .changeLink, .setQdisc, .deleteQdisc:
             throw KernelError.failure("not supported yet: \(op)")
         }
     }
@@ -375,11 +382,25 @@ public final class NetlinkBackend: KernelBackend {
         } catch { throw kernelError(error) }
     }
 
-    public func exec(in ns: String, command: String) throws -> ExecResult {
-        try exec(in: ns, command: command, timeout: nil)
+    public func freshNamespaceSysctls(_ keys: [String]) throws -> [String: String] {
+        do {
+            return try thread.runInFreshNamespace {
+                var out: [String: String] = [:]
+                for k in keys { if let v = try? Sysctl.read(key: k) { out[k] = v } }
+                return out
+            }
+        } catch { throw kernelError(error) }
     }
 
-    public func exec(in ns: String, command: String, timeout: Double?) throws -> ExecResult {
+    public func halfMadeNamespaces() throws -> [String] {
+        do { return try named.listHalfMade() } catch { throw kernelError(error) }
+    }
+
+    public func removeHalfMadeNamespace(_ name: String) throws {
+        do { try named.removeHalfMade(name) } catch { throw kernelError(error) }
+    }
+
+    public func exec(in ns: String, command: String, timeout: Double) throws -> ExecResult {
         let argv = ns == hostNamespace ? ["/bin/sh", "-c", command]
             : ["/usr/bin/env", "nsenter", "--net=" + named.path(of: ns), "/bin/sh", "-c", command]
         // Spawned from the namespace thread, so the child starts in topo's own namespaces

@@ -99,7 +99,7 @@ public enum PlanText {
     }
 
     /// `30s`, `1.5s`.
-    static func seconds(_ t: Double) -> String {
+    public static func seconds(_ t: Double) -> String {
         t == t.rounded() && abs(t) < 1e15 ? "\(Int64(t))s" : "\(t)s"
     }
 

@@ -81,7 +81,7 @@ final class ReplLiveEngine: ReplEngine {
                     try executor.apply(Plan(file: "<repl>", steps: steps),
                                        options: ApplyOptions(stateKey: key, scriptPath: "<repl>", allowExec: allowExec))
                 }
-                if report.changes > 0 { createdKey = key }
+                if !report.changes.isEmpty { createdKey = key }
                 output = report.summary
                 for a in report.actions { output += "\n" + actionText(a, location: nil) }
             } catch let e as ExecutionError {

@@ -19,7 +19,8 @@ struct Topo: ParsableCommand {
             + "their addresses and routes. topo checks it, compiles it to an ordered plan of kernel "
             + "operations, and applies the plan through rtnetlink. Use `-` as FILE for standard input. "
             + "Exit codes: 0 success, 1 the script is wrong or an action failed, 2 usage, 3 the kernel refused.",
-        subcommands: [RunCommand.self, PlanCommand.self, CheckCommand.self, DestroyCommand.self, ShowCommand.self, ReplSubcommand.self]
+        subcommands: [RunCommand.self, PlanCommand.self, DiffCommand.self, CheckCommand.self, DestroyCommand.self, LsCommand.self,
+                      ShowCommand.self, ReplSubcommand.self]
     )
 }
 
@@ -114,8 +115,10 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var script: ScriptOptions
     @Flag(name: .long, help: "Print the plan instead of applying it (same as `topo plan`).")
     var dryRun = false
-    @Flag(name: .long, help: "Allow the script's `exec` statements to run commands.")
+    @Flag(name: .long, help: "Allow the script's `exec` and `daemon` statements to run commands.")
     var allowExec = false
+    @Flag(name: .shortAndLong, help: "List every operation done, not one line per object.")
+    var verbose = false
 
     func run() throws {
         let result = try script.compileOrExit()
@@ -124,19 +127,68 @@ struct RunCommand: ParsableCommand {
             writeOut(renderPlan(plan, as: .text, source: result.file))
             return
         }
-        throw Exiting(code: try applyCommand(plan: plan, source: result.file, script: script, allowExec: allowExec))
+        throw Exiting(code: try applyCommand(plan: plan, source: result.file, script: script, allowExec: allowExec,
+                                             verbose: verbose))
+    }
+}
+
+struct DiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Print what `topo run` would do now: + create, ~ change (old → new), - remove. Changes nothing.")
+    @OptionGroup var script: ScriptOptions
+    @Option(name: .long, help: "text or json.")
+    var format: DiffFormat = .text
+
+    func run() throws {
+        let result = try script.compileOrExit()
+        guard let plan = result.plan else { throw Exiting(code: Exit.script) }
+        throw Exiting(code: try diffCommand(plan: plan, source: result.file, script: script, format: format))
+    }
+}
+
+extension DiffFormat: ExpressibleByArgument {}
+
+struct LsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ls",
+        abstract: "List the topologies applied on this machine and whether the kernel still matches them.")
+    @Option(name: .long, help: "text or json.")
+    var format: ShowFormat = .text
+
+    func run() throws {
+        throw Exiting(code: lsCommand(format: format))
     }
 }
 
 struct DestroyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "destroy",
-        abstract: "Remove what this script's runs created, and nothing else.")
-    @OptionGroup var script: ScriptOptions
+        abstract: "Remove what this script's runs created, and nothing else; put back what they changed.",
+        discussion: "FILE need not exist any more: the state is found by the path it was applied from (`topo ls` shows it).")
+    @Argument(help: "The script (`-` for standard input: its text names the topology).")
+    var file: String
+    @Flag(name: .long, help: "The state file is corrupt: remove what the kernel's markers confirm, then set the state aside.")
+    var recover = false
+    @Flag(name: .long, help: "Set the state aside and touch nothing in the kernel (what it listed stays).")
+    var forget = false
 
     func run() throws {
-        let source = try script.load()
-        throw Exiting(code: try destroyCommand(source: source, script: script))
+        var text: String? = nil
+        if file == "-" {
+            guard let t = readWhole(path: nil) else {
+                printError("topo: cannot read standard input: \(String(cString: strerror(errno)))")
+                throw Exiting(code: Exit.usage)
+            }
+            text = t
+        }
+        if recover && forget {
+            printError("topo: --recover and --forget exclude each other")
+            throw Exiting(code: Exit.usage)
+        }
+        let name = file == "-" ? "<stdin>" : file
+        throw Exiting(code: try destroyCommand(file: file, text: text, name: name,
+                                               mode: recover ? .recover : forget ? .forget : .normal))
     }
 }
 

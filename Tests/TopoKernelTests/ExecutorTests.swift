@@ -77,7 +77,7 @@ func changeCount(_ p: Plan) -> Int { p.steps.filter { !$0.operation.isAction }.c
     @Test func freshApplyBuildsTheTopology() throws {
         let b = RecordingBackend()
         let report = try Executor(backend: b).apply(vethPairPlan)
-        #expect(report.changes == 9)
+        #expect(report.changes.count == 9)
         #expect(report.skipped == 0)
         #expect(b.reads == 1)
         #expect(b.link(LinkID("ns0", "veth0"))?.peer == LinkID("ns1", "veth1"))
@@ -95,7 +95,7 @@ func changeCount(_ p: Plan) -> Int { p.steps.filter { !$0.operation.isAction }.c
         let before = b.snapshot
         b.calls = []
         let report = try ex.apply(vethPairPlan)
-        #expect(report.changes == 0)
+        #expect(report.changes.count == 0)
         #expect(report.summary == "0 changes (already in place)")
         #expect(report.skipped == 9)
         #expect(b.calls == ["ping ns1 10.0.1.1"])
@@ -107,8 +107,8 @@ func changeCount(_ p: Plan) -> Int { p.steps.filter { !$0.operation.isAction }.c
         let ex = Executor(backend: b)
         let first = try ex.apply(mixedPlan)
         // setDown of pre:dum1 (up) is a change; everything else is new.
-        #expect(first.changes == changeCount(mixedPlan))
-        #expect(try ex.apply(mixedPlan).changes == 0)
+        #expect(first.changes.count == changeCount(mixedPlan))
+        #expect(try ex.apply(mixedPlan).changes.count == 0)
     }
 
     @Test func partlyInPlaceIsCompleted() throws {
@@ -117,7 +117,7 @@ func changeCount(_ p: Plan) -> Int { p.steps.filter { !$0.operation.isAction }.c
         b.namespaces["ns0"]!.links[0].up = true
         let report = try Executor(backend: b).apply(vethPairPlan)
         #expect(report.skipped == 2)
-        #expect(report.changes == 7)
+        #expect(report.changes.count == 7)
         #expect(!b.calls.contains("create ns0"))
     }
 
@@ -273,7 +273,7 @@ func changeCount(_ p: Plan) -> Int { p.steps.filter { !$0.operation.isAction }.c
     @Test func failAtPastTheEndChangesNothingAboutSuccess() throws {
         let b = RecordingBackend()
         let r = try Executor(backend: b).apply(vethPairPlan, options: ApplyOptions(failAt: 9))
-        #expect(r.changes == 9)
+        #expect(r.changes.count == 9)
     }
 
     @Test func kernelRefusalNamesTheStep() throws {

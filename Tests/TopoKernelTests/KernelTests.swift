@@ -61,11 +61,11 @@ struct KernelTests {
             let ex = Executor(backend: sb.backend)
             let opts = ApplyOptions(stateKey: "lab", stateDirectory: dir, failAt: nil)
             let r = try ex.apply(vethPairPlan, options: opts)
-            #expect(r.changes == 9)
+            #expect(r.changes.count == 9)
             #expect(r.actions.first?.ping?.received == 1)
             #expect(try sb.ip("netns", "list").contains("ns0"))
             #expect(try sb.ip("-n", "ns1", "-j", "addr", "show", "dev", "veth1").contains("\"local\":\"10.0.1.2\""))
-            #expect(try ex.apply(vethPairPlan, options: opts).changes == 0)
+            #expect(try ex.apply(vethPairPlan, options: opts).changes.count == 0)
             try ex.destroy(stateKey: "lab", stateDirectory: dir)
             #expect(try sb.ip("netns", "list") == "")
         }
@@ -122,7 +122,7 @@ struct PeerResolutionKernelTests {
     @Test func vethPeersResolveAcrossNamespacesWithCollidingIfindexes() throws {
         let sb = try Sandbox()
         let ex = Executor(backend: sb.backend)
-        #expect(try ex.apply(chainPlan, options: ApplyOptions(failAt: nil)).changes == chainPlan.steps.count)
+        #expect(try ex.apply(chainPlan, options: ApplyOptions(failAt: nil)).changes.count == chainPlan.steps.count)
         let names = ["a", "r1", "r2", "b"]
         let st = try sb.backend.readState(of: ["host"] + names, sysctls: [:])
         #expect(st["a"]?.link("eth0")?.peer == LinkID("r1", "eth0"))
@@ -135,7 +135,7 @@ struct PeerResolutionKernelTests {
         #expect(Set(names.compactMap { st[$0]?.link("eth0")?.index }).count == 1)
         // Reading only one side leaves the peer unknown rather than guessing.
         #expect(try sb.backend.readState(of: ["r1", "b"], sysctls: [:])["r1"]?.link("eth1")?.peer == nil)
-        #expect(try ex.apply(chainPlan, options: ApplyOptions(failAt: nil)).changes == 0)
+        #expect(try ex.apply(chainPlan, options: ApplyOptions(failAt: nil)).changes.count == 0)
         let shown = try ex.show().declarations()
         #expect(shown.filter { if case .address = $0 { return true }; return false }.count == 6)
         #expect(shown.filter { if case .veth = $0 { return true }; return false }.count == 3)
@@ -171,7 +171,7 @@ struct FileLimitKernelTests {
         let opts = ApplyOptions(stateKey: "many", stateDirectory: dir, failAt: nil)
         if raised.soft >= 2 * 1100 + 100 {
             let r = try ex.apply(plan, options: opts)
-            #expect(r.changes == 1100)
+            #expect(r.changes.count == 1100)
             let listed = try sb.ip("netns", "list").split(separator: "\n")
             #expect(listed.count == 1100)
             try ex.destroy(stateKey: "many", stateDirectory: dir)

@@ -16,6 +16,17 @@ final class RecordingBackend: KernelBackend {
         var mtu: Int = 1500
         var up: Bool = false
         var group: UInt32 = 0
+        var shaping: Shaping? = nil
+        /// A bridge whose mtu was set follows its ports no more (BROPT_MTU_SET_BY_USER).
+        var mtuSetByUser = false
+    }
+
+    /// Like the kernel: a bridge without an mtu of its own follows the smallest of its ports'.
+    func autoMTU(_ n: String, _ bridge: String) {
+        guard let i = namespaces[n]?.links.firstIndex(where: { $0.name == bridge && $0.kind == "bridge" }),
+              !namespaces[n]!.links[i].mtuSetByUser else { return }
+        let ports = namespaces[n]!.links.filter { $0.master == bridge }.map(\.mtu)
+        namespaces[n]!.links[i].mtu = ports.min() ?? 1500
     }
 
     struct FakeNS: Hashable {
@@ -84,7 +95,8 @@ final class RecordingBackend: KernelBackend {
             live.links = ns.links.map { l in
                 LiveLink(name: l.name, index: l.index, kind: l.kind,
                          peer: l.peer.flatMap { names.contains($0.namespace) ? $0 : nil },
-                         master: l.master, mtu: l.mtu, up: l.up, group: l.group)
+                         master: l.master, mtu: l.mtu, up: l.up, group: l.group,
+                         rootQdisc: l.shaping == nil ? nil : (l.shaping!.needsNetem ? "netem" : "tbf"), shaping: l.shaping)
             }
             live.addresses = ns.addresses
             live.routes = ns.routes
@@ -126,11 +138,41 @@ final class RecordingBackend: KernelBackend {
                 guard let ml = link(LinkID(n, m)) else { return .failure(.errno(ENODEV)) }
                 guard ml.kind == "bridge" else { return .failure(.errno(EOPNOTSUPP)) }
             }
-            return modify(l) { $0.master = m; return nil }
+            let old = link(LinkID(n, l))?.master
+            let r = modify(l) { $0.master = m; return nil }
+            for b in [old, m].compactMap({ $0 }) { autoMTU(n, b) }
+            return r
         case .setMTU(let l, let mtu):
-            return modify(l) { guard mtu >= 68 && mtu <= 65535 else { return .errno(EINVAL) }; $0.mtu = mtu; return nil }
+            let r = modify(l) {
+                guard mtu >= 68 && mtu <= 65535 else { return .errno(EINVAL) }
+                $0.mtu = mtu
+                if $0.kind == "bridge" { $0.mtuSetByUser = true }
+                return nil
+            }
+            if let b = link(LinkID(n, l))?.master { autoMTU(n, b) }
+            return r
         case .setUp(let l, let up):
+            // Like the kernel: going down costs a link its IPv6 addresses and the routes through it.
+            if !up, link(LinkID(n, l))?.up == true {
+                namespaces[n]!.addresses.removeAll { $0.link == l && $0.prefix.family == .ipv6 }
+                namespaces[n]!.routes.removeAll { $0.device == l }
+            }
             return modify(l) { $0.up = up; return nil }
+        case .renameLink(let from, let to, let group):
+            guard has(LinkID(n, from)) else { return .failure(.errno(ENODEV)) }
+            if has(LinkID(n, to)) { return .failure(.errno(EEXIST)) }
+            if link(LinkID(n, from))?.up == true { return .failure(.errno(EBUSY)) }
+            for i in namespaces[n]!.addresses.indices where namespaces[n]!.addresses[i].link == from { namespaces[n]!.addresses[i].link = to }
+            for i in namespaces[n]!.routes.indices where namespaces[n]!.routes[i].device == from { namespaces[n]!.routes[i].device = to }
+            for i in namespaces[n]!.links.indices where namespaces[n]!.links[i].master == from { namespaces[n]!.links[i].master = to }
+            for (ons, o) in namespaces {
+                for i in o.links.indices where o.links[i].peer == LinkID(n, from) { namespaces[ons]!.links[i].peer = LinkID(n, to) }
+            }
+            return modify(from) { $0.name = to; if let g = group { $0.group = g }; return nil }
+        case .setQdisc(let l, let t):
+            return modify(l) { $0.shaping = t; return nil }
+        case .deleteQdisc(let l):
+            return modify(l) { $0.shaping = nil; return nil }
         case .addAddress(let l, let p):
             guard has(LinkID(n, l)) else { return .failure(.errno(ENODEV)) }
             let a = LinkAddress(link: l, prefix: p)
@@ -193,9 +235,29 @@ final class RecordingBackend: KernelBackend {
         namespaces[name] = nil
     }
 
-    func detachNamespace(_ name: String) throws { throw KernelError.errno(EOPNOTSUPP) }
-    func reattachNamespace(_ name: String) throws { throw KernelError.errno(EOPNOTSUPP) }
-    func releaseDetachedNamespaces() {}
+    /// Namespaces taken out of the list but kept (held open).
+    var detached: [String: FakeNS] = [:]
+
+    func detachNamespace(_ name: String) throws {
+        calls.append("detach \(name)")
+        if let e = refuseNamespace(name) { throw e }
+        guard let ns = namespaces[name] else { throw KernelError.errno(ENOENT) }
+        detached[name] = ns
+        namespaces[name] = nil
+    }
+    func reattachNamespace(_ name: String) throws {
+        calls.append("reattach \(name)")
+        guard let ns = detached[name] else { throw KernelError.errno(ENOENT) }
+        namespaces[name] = ns
+        detached[name] = nil
+    }
+    func releaseDetachedNamespaces() {
+        for (name, ns) in detached {
+            calls.append("release \(name)")
+            for l in ns.links { if let p = l.peer, p.namespace != name { removeLink(p) } }
+        }
+        detached = [:]
+    }
 
     func deleteLinks(group: UInt32, in name: String) throws {
         calls.append("delete group \(group) in \(name)")
@@ -208,7 +270,7 @@ final class RecordingBackend: KernelBackend {
         return PingResult(sent: count, received: pingAnswer(ns, address) ? count : 0)
     }
 
-    func exec(in ns: String, command: String) throws -> ExecResult {
+    func exec(in ns: String, command: String, timeout: Double) throws -> ExecResult {
         calls.append("exec \(ns) \(command)")
         return execResult(ns, command)
     }
