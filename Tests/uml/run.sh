@@ -18,9 +18,9 @@
 #
 # Exit status: the script's own (124 = it exceeded -t); 125 = the lane itself failed (no UML,
 # boot failure, a module that did not load, UML killed by the host limit). Lane messages go to
-# stderr, prefixed `uml-lane:`. Whatever happens, the UML processes, the temp dir and nothing
-# else are left behind: UML runs as PID 1 of its own PID namespace, so killing it ends all its
-# host processes, and no host mount is ever made.
+# stderr, prefixed `uml-lane:`. Whatever happens, nothing is left behind: no UML process (as
+# root UML is PID 1 of its own PID namespace, else the leader of its own process group, so
+# killing it ends all its host processes), no temp dir, and no host mount (none is made).
 #
 # Environment: UML_LANE_KERNEL (default /usr/bin/linux.uml), UML_LANE_MODULES (default
 # /usr/lib/uml/modules, holding one tree per kernel release), TMPDIR (where the temp dir goes).
@@ -68,21 +68,27 @@ case $cwd/ in /tmp/*) die "the working directory $cwd is under /tmp, which is a 
 plain() { [[ $1 != *[[:space:],\"]* ]] || die "$2 '$1' must not contain blanks, commas or quotes"; }
 
 lane=$(mktemp -d "${TMPDIR:-/tmp}/uml-lane.XXXXXX") || die "cannot make a temp dir"
-launcher_pid="" timer_pid=""
-# Kills UML and waits until every one of its host processes is gone. UML is PID 1 of its own
-# PID namespace: killing it makes the kernel kill and reap the namespace's other processes
-# before `unshare` (its parent, which we wait for) sees it end, so nothing is left behind, not
-# even a zombie. Killing `unshare` alone would also work (--kill-child) but would leave UML to be
-# reaped by the machine's init a moment later.
+launcher_pid="" timer_pid="" pidns=""
+# Kills UML and waits until every one of its host processes is gone. As root UML is PID 1 of
+# its own PID namespace: killing it makes the kernel kill and reap the namespace's other
+# processes before `unshare` (its parent, which we wait for) sees it end, so nothing is left
+# behind, not even a zombie. (Killing `unshare` alone would also work, --kill-child, but would
+# leave UML to be reaped by the machine's init a moment later.) Otherwise its process group.
 stop_uml() {
     [ -n "$launcher_pid" ] || return 0
-    local child
-    child=$(cat "/proc/$launcher_pid/task/$launcher_pid/children" 2> /dev/null)
-    # shellcheck disable=SC2086
-    [ -n "$child" ] && kill -KILL $child 2> /dev/null
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$launcher_pid" 2> /dev/null || break; sleep 0.2; done
-    kill -KILL "$launcher_pid" 2> /dev/null
-    wait "$launcher_pid" 2> /dev/null
+    if [ -n "$pidns" ]; then
+        local child
+        child=$(cat "/proc/$launcher_pid/task/$launcher_pid/children" 2> /dev/null)
+        # shellcheck disable=SC2086
+        [ -n "$child" ] && kill -KILL $child 2> /dev/null
+        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$launcher_pid" 2> /dev/null || break; sleep 0.2; done
+        kill -KILL "$launcher_pid" 2> /dev/null
+        wait "$launcher_pid" 2> /dev/null
+    else
+        kill -KILL -- "-$launcher_pid" "$launcher_pid" 2> /dev/null
+        wait "$launcher_pid" 2> /dev/null
+        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- "-$launcher_pid" 2> /dev/null || break; sleep 0.2; done
+    fi
     launcher_pid=""
 }
 cleanup() {
@@ -117,13 +123,16 @@ q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
     for e in "${envs[@]}"; do echo "export ${e%%=*}=$(q "${e#*=}")"; done
 } > "$lane/lane.conf"
 
-# Root may make a PID namespace directly; others through a user namespace.
-if unshare --pid --fork --kill-child true 2> /dev/null; then
+# Root gives UML a PID namespace of its own. Others cannot (a user namespace would do, but
+# inside it the host's root-owned files look owned by nobody, so setuid-root tools like mount
+# stop working in UML): there UML's process group is killed instead (UML calls setsid, so its
+# group holds exactly its processes).
+if [ "$(id -u)" = 0 ] && unshare --pid --fork --kill-child true 2> /dev/null; then
     launcher=(setpriv --pdeathsig KILL unshare --pid --fork --kill-child --)
-elif unshare --user --map-root-user --pid --fork --kill-child true 2> /dev/null; then
-    launcher=(setpriv --pdeathsig KILL unshare --user --map-root-user --pid --fork --kill-child --)
+    pidns=1
 else
-    die "cannot make a PID namespace (unshare --pid), so a hung UML could not be cleaned up"
+    launcher=(setpriv --pdeathsig KILL)
+    pidns=""
 fi
 
 start=$(date +%s.%N)
