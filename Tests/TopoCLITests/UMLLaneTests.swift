@@ -164,6 +164,15 @@ struct UMLLaneTests {
         #expect(r.checkOutput.contains("3 received"), "\(r.checkOutput)")
     }
 
+    /// topo's `dummy` (the host kernel has no dummy driver) on a kernel that has one: the
+    /// example of UMLLane.swift's doc comment, judged by iproute2.
+    @Test func topoDummyInside() throws {
+        let r = try UMLLane.topo("ns a\ndummy a:d0\naddr a:d0 192.0.2.1/32\n",
+                                 check: "ip -n a -br addr show d0 | grep -q 192.0.2.1/32\nip -n a -d link show d0 | grep -q dummy",
+                                 modules: ["dummy"])
+        r.expectSuccess()
+    }
+
     /// The lane can fail: a check that fails inside UML fails the Swift test.
     @Test func failingCheckFailsTheTest() throws {
         let source = try String(contentsOf: packageRoot.appendingPathComponent(example("veth-pair")), encoding: .utf8)
