@@ -752,6 +752,12 @@ public struct StateStore: Sendable {
         try writeAll(fd, Array((key + "\n").utf8), path: path)
     }
 
+    /// Hands a namespace's marker from one topology to another (the REPL's `:save`).
+    public func reassign(_ namespace: String, from old: String, to new: String) throws {
+        guard markerOwner(namespace) == old else { return }
+        try writeAtomically(markerPath(namespace), new + "\n")
+    }
+
     /// Removes a namespace's marker if it is `key`'s.
     public func unclaim(_ namespace: String, key: String) {
         if markerOwner(namespace) == key { unlink(markerPath(namespace)) }

@@ -26,8 +26,9 @@
 ///   route's namespace; a gateway outside every connected prefix is a warning.
 /// - MTU 68…65535 (warning below 1280 on an interface with an IPv6 address); metric fits
 ///   u32; `count` 1…100, default 1 (*decided*); sysctl keys start with `net.`.
-public func check(_ statements: [Statement]) -> CheckResult {
+public func check(_ statements: [Statement], latestWins: Bool = false) -> CheckResult {
     var checker = Checker()
+    checker.latestWins = latestWins
     checker.run(statements)
     return CheckResult(topology: checker.topology(), diagnostics: checker.sortedDiagnostics())
 }
@@ -109,6 +110,10 @@ private struct PendingRoute {
 }
 
 private struct Checker {
+    /// The REPL's rule (LANGUAGE.md §10): a statement that sets an attribute already set (mtu,
+    /// up/down, a sysctl, a route's gateway for one destination, traffic control) replaces the
+    /// earlier setting instead of conflicting with it.
+    var latestWins = false
     var diagnostics: [Diagnostic] = []
     var namespaces: [Topology.Namespace] = []
     var nsIndex: [String: Int] = [:]
@@ -323,10 +328,10 @@ private struct Checker {
                 return nil
             }
             if let m = mtu {
-                if let old = existing.mtu, old != m.value {
+                if let old = existing.mtu, old != m.value, !latestWins {
                     error(.conflict, "`\(id)` already has mtu \(old)", at: m.range,
                           notes: [.init("mtu first set here", at: existing.mtuRange ?? existing.range)])
-                } else if existing.mtu == nil {
+                } else if existing.mtu == nil || latestWins {
                     interfaces[i].mtu = m.value
                     interfaces[i].mtuRange = statement
                     mtuValueRange[id] = m.range
@@ -515,7 +520,7 @@ private struct Checker {
         case .linkState(let refs, let up):
             for ref in refs {
                 guard let id = resolve(ref, statement: s.range), let i = ifIndex[id] else { continue }
-                if let r = interfaces[i].stateRange {
+                if let r = interfaces[i].stateRange, !latestWins {
                     if interfaces[i].up != up {
                         error(.conflict, "`\(id)` is already declared \(up ? "down" : "up")", at: ref.range,
                               notes: [.init("declared \(up ? "down" : "up") here", at: r)])
@@ -528,7 +533,7 @@ private struct Checker {
         case .mtu(let ref, let m):
             checkMTUValue(m)
             guard let id = resolve(ref, statement: s.range), let i = ifIndex[id] else { return }
-            if let old = interfaces[i].mtu {
+            if let old = interfaces[i].mtu, !latestWins {
                 if old != m.value {
                     error(.conflict, "`\(id)` already has mtu \(old)", at: m.range,
                           notes: [.init("mtu first set here", at: interfaces[i].mtuRange ?? interfaces[i].range)])
@@ -685,6 +690,11 @@ private struct Checker {
         let spec = RouteSpec(destination: dest, gateway: via?.value, device: device, metric: metric?.value)
         let key = RouteKey(namespace: ns, destination: dest, metric: metric?.value ?? 0)
         if let (first, range) = routeOwner[key] {
+            if latestWins, first != spec, let k = routes.firstIndex(where: { $0.namespace == ns && $0.spec == first }) {
+                routes[k] = PendingRoute(namespace: ns, spec: spec, via: via, statement: statement)
+                routeOwner[key] = (spec, destination.range)
+                return
+            }
             if first != spec {
                 error(.conflict, "a route to `\(dest)` with metric \(metric?.value ?? 0) is already declared in `\(ns)`",
                       at: destination.range, help: "give one of them another `metric`",
@@ -699,6 +709,11 @@ private struct Checker {
     mutating func addSysctl(_ ns: String, _ key: String, _ value: String, at range: SourceRange, statement: SourceRange) {
         let k = SysctlKey(namespace: ns, key: key.replacingSlashes())
         if let (old, first) = sysctlOwner[k] {
+            if latestWins, old != value, let i = sysctls.firstIndex(where: { $0.namespace == ns && $0.key.replacingSlashes() == k.key }) {
+                sysctls[i] = .init(namespace: ns, key: key, value: value, range: statement)
+                sysctlOwner[k] = (value, range)
+                return
+            }
             if old != value {
                 error(.conflict, "sysctl `\(key)` in `\(ns)` is already set to `\(old)`", at: range,
                       notes: [.init("first set here", at: first)])

@@ -98,6 +98,15 @@ public final class Evaluator {
         self.limits = limits
     }
 
+    /// The top-level bindings, to put back with `restore` (the REPL drops a failed input's `let`s).
+    public struct Snapshot {
+        let bindings: [String: Binding]
+    }
+
+    public func snapshot() -> Snapshot { Snapshot(bindings: globals.bindings) }
+
+    public func restore(_ s: Snapshot) { globals.bindings = s.bindings }
+
     /// Evaluates a parsed script. A statement with an error produces no `Statement`;
     /// evaluation goes on with the next one (limit errors stop it).
     public func evaluate(_ script: Script) -> EvaluationResult {

@@ -14,6 +14,8 @@ enum ReplCommand: Hashable, Sendable {
     case save(String)
     case load(String)
     case reset
+    case edit
+    case pingall
     case quit
 }
 
@@ -50,7 +52,9 @@ enum ReplCommands {
         Spec(name: ":plan", arguments: "", summary: "print the plan of the session's topology so far"),
         Spec(name: ":show", arguments: "[NS]", summary: "show the session's topology, or one namespace"),
         Spec(name: ":ping", arguments: "NS ADDR", summary: "ping ADDR from namespace NS now"),
-        Spec(name: ":undo", arguments: "", summary: "remove what the last input created, and forget it"),
+        Spec(name: ":undo", arguments: "", summary: "undo the last input: what it created goes, what it changed comes back"),
+        Spec(name: ":edit", arguments: "", summary: "edit the session in $VISUAL/$EDITOR; the kernel follows what you save"),
+        Spec(name: ":pingall", arguments: "", summary: "ping between every pair of namespaces that have addresses"),
         Spec(name: ":destroy", arguments: "", summary: "remove everything this session created"),
         Spec(name: ":save", arguments: "FILE", summary: "write the session's topology as a runnable .topo script"),
         Spec(name: ":load", arguments: "FILE", summary: "run a .topo script in this session"),
@@ -93,6 +97,8 @@ enum ReplCommands {
         case ":undo": return args.isEmpty ? .success(.undo) : usage()
         case ":destroy": return args.isEmpty ? .success(.destroy) : usage()
         case ":reset": return args.isEmpty ? .success(.reset) : usage()
+        case ":edit": return args.isEmpty ? .success(.edit) : usage()
+        case ":pingall": return args.isEmpty ? .success(.pingall) : usage()
         case ":quit": return args.isEmpty ? .success(.quit) : usage()
         case ":save", ":load":
             guard let path = filePath(rest) else { return usage() }
@@ -117,6 +123,9 @@ enum ReplCommands {
     static func helpText() -> String {
         let width = specs.map(\.usage.count).max() ?? 0
         var lines = ["Type topo statements (ns, veth, bridge, addr, route, …); each is applied when complete.",
+                     "A setting typed again replaces the old one (`up` after `down`, a new `mtu`);",
+                     "`no STATEMENT` removes: `no ns c`, `no veth a:e1`, `no addr a:e0 10.0.0.9/24`, `no route a default`,",
+                     "`no tc a:e0`, `no bridge br0 < p3 >`.",
                      "An open { < [ ( or string continues on the next line (prompt `....> `).", "",
                      "Commands:"]
         for s in specs {
@@ -152,6 +161,8 @@ enum ReplCommands {
         case let .save(path): return engine.save(to: path)
         case let .load(path): return engine.load(path: path)
         case .reset: return engine.reset()
+        case .edit: return engine.edit()
+        case .pingall: return engine.pingall()
         case .quit: return .ok()
         }
     }

@@ -42,7 +42,7 @@ protocol ReplEngine: AnyObject {
     func show(_ namespace: String?) -> ReplOutcome
     /// `:ping NS ADDR` — an ICMP echo from a namespace, now.
     func ping(namespace: String, address: String) -> ReplOutcome
-    /// `:undo` — remove what the last successful statement created.
+    /// `:undo` — put the session (and the kernel) back as it was before the last input.
     func undo() -> ReplOutcome
     /// `:destroy` — remove everything this session created (the session's topology is kept
     /// only as far as the engine chooses; the real one empties it).
@@ -53,6 +53,10 @@ protocol ReplEngine: AnyObject {
     func load(path: String) -> ReplOutcome
     /// `:reset` — forget the session (bindings, topology) without touching the kernel.
     func reset() -> ReplOutcome
+    /// `:edit` — the session in `$VISUAL`/`$EDITOR`; converge to what is saved.
+    func edit() -> ReplOutcome
+    /// `:pingall` — every namespace with an address pings every other.
+    func pingall() -> ReplOutcome
 
     /// Declared namespace names, for Tab completion (without `host`).
     var namespaceNames: [String] { get }

@@ -130,6 +130,9 @@ final class FakeReplEngine: ReplEngine {
         return ReplOutcome(output: out.joined(separator: "\n"), diagnostics: diags.joined(separator: "\n"), succeeded: ok)
     }
 
+    func edit() -> ReplOutcome { .ok("edited (fake)") }
+    func pingall() -> ReplOutcome { .ok("pingall: 0/0 reachable (fake)") }
+
     func reset() -> ReplOutcome {
         statements.removeAll(); namespaces.removeAll(); interfaces.removeAll(); history.removeAll()
         return .ok("session reset")

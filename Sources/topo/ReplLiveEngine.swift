@@ -2,29 +2,32 @@ import Glibc
 import TopoKernel
 import TopoLanguage
 
-/// The REPL's real engine: the session is the list of inputs accepted so far. Each new input is
-/// parsed in place after them (so every range is a position in the session's text), the whole
-/// session is evaluated, checked and planned again, and the plan is applied through the executor,
-/// which does only what is missing. Each input's creations are recorded under a state key of its
-/// own, so `:undo` is `destroy` of the last key and `:destroy` is all of them, newest first.
+/// The REPL's real engine (LANGUAGE.md §10). The session is a topology: each input is evaluated
+/// (with the session's `let`/`def` bindings, which persist), checked together with the session
+/// under the REPL's latest-wins rule, planned, and applied through the same executor as
+/// `topo run` — so the kernel converges to the session after every input, changes and removals
+/// included. After each input the session is kept as its canonical script (every interface
+/// qualified, one object per statement): what `:save` writes and `:edit` opens. `no STATEMENT`
+/// removes from the session and the kernel. Everything applied is recorded under one state key
+/// (the session's, then the saved script's after `:save`).
 final class ReplLiveEngine: ReplEngine {
     private let dryRun: Bool
     private let allowExec: Bool
     private let renderer: DiagnosticRenderer
-    /// The text of the accepted inputs, in order, each ending with a newline.
+    /// The session's canonical script and its statements (ranges into it).
     private var sessionText = ""
-    /// The accepted inputs' parsed scripts, each positioned in `sessionText`.
-    private var scripts: [Script] = []
-    /// The session's current topology and statements (for completion, `:plan`, `:save`).
-    private var statements: [Statement] = []
+    private var sessionStatements: [Statement] = []
     private var topology = Topology()
-    /// Where each accepted input starts in `sessionText`, and the state key its creations were
-    /// recorded under (nil when it created nothing), parallel to `scripts`.
-    private var inputStarts: [Int] = []
-    private var inputKeys: [String?] = []
+    /// Earlier session scripts, for `:undo`.
+    private var history: [String] = []
+    /// `let`/`def` bindings across inputs.
+    private var evaluator = Evaluator()
     private lazy var executor: Result<Executor, Error> = Result { Executor(backend: try NetlinkBackend()) }
-    private let sessionID = "repl-\(getpid())-\(time(nil))"
-    private var inputCount = 0
+    /// Where ownership is recorded: the session's own key until `:save FILE`, then FILE's.
+    private var stateKey = "repl-\(getpid())-\(time(nil))"
+    private var scriptPath = "<repl>"
+    /// False until something was applied (so `:destroy` knows there is nothing).
+    private var applied = false
 
     init(dryRun: Bool, allowExec: Bool, color: Bool) {
         self.dryRun = dryRun
@@ -34,87 +37,136 @@ final class ReplLiveEngine: ReplEngine {
 
     func isComplete(_ text: String) -> Bool { isCompleteInput(text) }
 
-    /// The session so far plus `input`, compiled. `input` is parsed with the session's text
-    /// blanked out before it, so its positions are positions in `sessionText + input`.
-    private func compileWith(_ input: String) -> (file: SourceFile, script: Script?, result: CheckResult?, plan: Plan?, diagnostics: [Diagnostic]) {
-        let full = SourceFile(name: "<repl>", text: sessionText + input)
-        let blank = String(decoding: sessionText.utf8.map { $0 == UInt8(ascii: "\n") ? $0 : UInt8(ascii: " ") }, as: UTF8.self)
-        let parsed = parseScript(SourceFile(name: "<repl>", text: blank + input))
-        if parsed.diagnostics.hasErrors { return (full, nil, nil, nil, parsed.diagnostics) }
-        let evaluator = Evaluator()
-        var all: [Statement] = []
-        for s in scripts { all += evaluator.evaluate(s).statements }
-        let evaluated = evaluator.evaluate(parsed.script)
-        var diagnostics = parsed.diagnostics + evaluated.diagnostics
-        all += evaluated.statements
-        let checked = check(all)
-        diagnostics += checked.diagnostics
-        let plan = diagnostics.hasErrors ? nil : makePlan(checked.topology, file: "<repl>")
-        statementsCandidate = all
-        return (full, parsed.script, checked, plan, diagnostics)
-    }
-    private var statementsCandidate: [Statement] = []
+    // MARK: inputs
 
     func submit(_ text: String) -> ReplOutcome {
         let input = text.hasSuffix("\n") ? text : text + "\n"
-        let c = compileWith(input)
-        let rendered = c.diagnostics.isEmpty ? "" : renderer.render(c.diagnostics, in: c.file)
-        guard let script = c.script, let checked = c.result, let plan = c.plan else {
+        if let rest = noStatementText(input) { return removeFromSession(rest) }
+        let full = SourceFile(name: "<repl>", text: sessionText + input)
+        let blank = String(decoding: sessionText.utf8.map { $0 == UInt8(ascii: "\n") ? $0 : UInt8(ascii: " ") }, as: UTF8.self)
+        let parsed = parseScript(SourceFile(name: "<repl>", text: blank + input))
+        if parsed.diagnostics.hasErrors {
+            return ReplOutcome(diagnostics: renderer.render(parsed.diagnostics, in: full), succeeded: false)
+        }
+        let saved = evaluator.snapshot()
+        let evaluated = evaluator.evaluate(parsed.script)
+        var diagnostics = parsed.diagnostics + evaluated.diagnostics
+        let checked = check(sessionStatements + evaluated.statements, latestWins: true)
+        diagnostics += checked.diagnostics
+        let rendered = diagnostics.isEmpty ? "" : renderer.render(diagnostics, in: full)
+        if diagnostics.hasErrors {
+            evaluator.restore(saved)
             return ReplOutcome(diagnostics: rendered, succeeded: false)
         }
-        // Actions (ping/exec) run only for the input that wrote them.
+        // This input's actions run now; the session keeps no actions (they ran).
         let start = sessionText.utf8.count
-        let steps = plan.steps.filter { !$0.operation.isAction || $0.range.start.offset >= start }
+        var wanted = checked.topology
+        let actions = wanted.actions.filter { $0.range.start.offset >= start }
+        wanted.actions = []
+        var outcome = converge(to: wanted, actions: actions, source: full)
+        if !outcome.outcome.succeeded && !outcome.keepsSession { evaluator.restore(saved) }
+        outcome.outcome.diagnostics = appendLine(rendered, outcome.outcome.diagnostics)
+        return outcome.outcome
+    }
+
+    /// The text after a leading `no` keyword, or nil when the input is not a `no` statement.
+    private func noStatementText(_ input: String) -> String? {
+        let t = input.drop { $0 == " " || $0 == "\t" }
+        guard t.hasPrefix("no "), !t.hasPrefix("no =") else { return nil }
+        return String(t.dropFirst(3))
+    }
+
+    private func removeFromSession(_ text: String) -> ReplOutcome {
+        let what: NoStatement
+        switch parseNoStatement(text) {
+        case .failure(let e): return .failure("error: \(e.message)")
+        case .success(let w): what = w
+        }
+        switch removing(what, from: topology) {
+        case .failure(let e): return .failure("error: \(e.message)")
+        case .success(let t):
+            return converge(to: t, actions: [], source: SourceFile(name: "<repl>", text: sessionText)).outcome
+        }
+    }
+
+    private struct Converged {
+        var outcome: ReplOutcome
+        /// The session moved to the new topology (also when only an action failed).
+        var keepsSession: Bool
+    }
+
+    /// Makes the kernel (or, with --dry-run, the session) match `wanted`, then runs `actions`.
+    private func converge(to wanted: Topology, actions: [Topology.Action], source: SourceFile) -> Converged {
+        let newText = ScriptPrinter.print(sessionDeclarations(wanted))
+        var plan = makePlan(wanted, file: "<repl>")
+        var actionSteps: [PlanStep] = []
+        for a in actions {
+            switch a.kind {
+            case .ping(let address, let count):
+                actionSteps.append(PlanStep(.ping(namespace: a.namespace, address: address, count: count), at: a.range))
+            case .exec(let command, let timeout):
+                actionSteps.append(PlanStep(.exec(namespace: a.namespace, command: command, timeout: timeout), at: a.range))
+            }
+        }
+        plan.steps += actionSteps
         var output = ""
-        var createdKey: String?
+        var failure: String? = nil
         if dryRun {
-            let before = Set(compileSession()?.steps.map(\.operation) ?? [])
-            let new = Plan(file: "<repl>", steps: steps.filter { $0.operation.isAction || !before.contains($0.operation) })
-            output = new.steps.isEmpty ? "0 changes" : renderPlan(new, as: .text, source: c.file)
+            let before = Set(makePlan(topology, file: "<repl>").steps.map(\.operation))
+            let after = Set(plan.steps.map(\.operation))
+            let new = Plan(file: "<repl>", steps: plan.steps.filter { $0.operation.isAction || !before.contains($0.operation) })
+            let gone = before.subtracting(after).count
+            output = new.steps.isEmpty && gone == 0 ? "0 changes" : renderPlan(new, as: .text, source: source)
+            if gone > 0 { output += (output.isEmpty ? "" : "\n") + "and \(gone) operation\(gone == 1 ? "" : "s") no longer wanted" }
         } else {
-            inputCount += 1
-            let key = "\(sessionID)-\(inputCount)"
             do {
                 let executor = try executor.get()
                 // Held-back signals: an input is applied or rolled back whole, even when piped.
                 let report = try withSignalsDeferred {
-                    try executor.apply(Plan(file: "<repl>", steps: steps),
-                                       options: ApplyOptions(stateKey: key, scriptPath: "<repl>", allowExec: allowExec))
+                    try executor.apply(plan, options: ApplyOptions(stateKey: stateKey, scriptPath: scriptPath, allowExec: allowExec))
                 }
-                if !report.changes.isEmpty { createdKey = key }
+                applied = applied || !report.changes.isEmpty
                 output = report.summary
+                for line in ChangeSummary(report.changes).lines { output += "\n  " + line }
                 for a in report.actions { output += "\n" + actionText(a, location: nil) }
             } catch let e as ExecutionError {
-                return ReplOutcome(diagnostics: appendLine(rendered, e.rendered(in: c.file, renderer: renderer)), succeeded: false)
+                if e.reason == .actionFailed {
+                    // The topology was applied; only the check failed: the session keeps it.
+                    applied = true
+                    failure = e.rendered(in: source, renderer: renderer)
+                } else {
+                    return Converged(outcome: .failure(e.rendered(in: source, renderer: renderer)), keepsSession: false)
+                }
             } catch {
-                return ReplOutcome(diagnostics: appendLine(rendered, "error: \(error)"), succeeded: false)
+                return Converged(outcome: .failure("error: \(error)"), keepsSession: false)
             }
         }
-        inputStarts.append(sessionText.utf8.count)
-        inputKeys.append(createdKey)
-        sessionText += input
-        scripts.append(script)
-        statements = statementsCandidate
-        topology = checked.topology
-        return ReplOutcome(output: output, diagnostics: rendered, succeeded: true)
+        setSession(newText, topology: wanted)
+        if let failure { return Converged(outcome: ReplOutcome(output: output, diagnostics: failure, succeeded: false), keepsSession: true) }
+        return Converged(outcome: .ok(output), keepsSession: true)
     }
 
-    private func appendLine(_ a: String, _ b: String) -> String { a.isEmpty ? b : a + "\n" + b }
-
-    /// The plan of the accepted session (nil when empty).
-    private func compileSession() -> Plan? {
-        scripts.isEmpty ? nil : makePlan(topology, file: "<repl>")
+    /// Makes `text` the session (its statements re-read so ranges point into it).
+    private func setSession(_ text: String, topology t: Topology, remember: Bool = true) {
+        if remember { history.append(sessionText) }
+        sessionText = text
+        let parsed = parseScript(SourceFile(name: "<repl>", text: text))
+        sessionStatements = Evaluator().evaluate(parsed.script).statements
+        topology = t
     }
+
+    private func appendLine(_ a: String, _ b: String) -> String { a.isEmpty ? b : b.isEmpty ? a : a + "\n" + b }
+
+    // MARK: commands
 
     func plan() -> ReplOutcome {
-        guard let plan = compileSession() else { return .ok("nothing declared yet") }
-        return .ok(renderPlan(plan, as: .text, source: SourceFile(name: "<repl>", text: sessionText)))
+        guard !sessionStatements.isEmpty else { return .ok("nothing declared yet") }
+        return .ok(renderPlan(makePlan(topology, file: "<repl>"), as: .text, source: SourceFile(name: "<repl>", text: sessionText)))
     }
 
     func show(_ namespace: String?) -> ReplOutcome {
         if dryRun {
-            let decls = statements.map(\.declaration)
-            return .ok(decls.isEmpty ? "nothing declared yet" : ScriptPrinter.print(decls))
+            return .ok(sessionText.isEmpty ? "nothing declared yet" : sessionText)
         }
         do {
             var live = try executor.get().show()
@@ -147,76 +199,63 @@ final class ReplLiveEngine: ReplEngine {
         }
     }
 
+    /// Back to the session before the last input: what it created is removed, what it changed
+    /// or removed is put back.
     func undo() -> ReplOutcome {
-        guard let start = inputStarts.last, let key = inputKeys.last else { return .failure("error: nothing to undo") }
-        var output = "forgot the last input (it created nothing)"
-        if let key, !dryRun {
-            do {
-                output = try withSignalsDeferred { try executor.get().destroy(stateKey: key).summary }
-            } catch let e as ExecutionError {
-                return .failure(e.rendered(in: nil, renderer: renderer))
-            } catch {
-                return .failure("error: \(error)")
-            }
-        }
-        // Forget the input and recompute the session from the inputs before it.
-        scripts.removeLast()
-        inputStarts.removeLast()
-        inputKeys.removeLast()
-        sessionText = String(decoding: sessionText.utf8.prefix(start), as: UTF8.self)
-        let evaluator = Evaluator()
-        statements = scripts.flatMap { evaluator.evaluate($0).statements }
-        topology = check(statements).topology
-        return .ok(output)
+        guard let previous = history.last else { return .failure("error: nothing to undo") }
+        let compiled = compile(SourceFile(name: "<repl>", text: previous))
+        guard let t = compiled.topology, !compiled.hasErrors else { return .failure("error: cannot rebuild the previous session") }
+        let c = converge(to: t, actions: [], source: SourceFile(name: "<repl>", text: previous))
+        guard c.keepsSession else { return c.outcome }
+        // `converge` pushed the text it replaced; undo is not itself undoable.
+        history.removeLast()
+        history.removeLast()
+        return c.outcome
     }
 
     func destroy() -> ReplOutcome {
         if dryRun { return .ok("dry run: nothing was applied") }
-        var removed = 0
-        for i in inputKeys.indices.reversed() {
-            guard let key = inputKeys[i] else { continue }
-            do {
-                _ = try withSignalsDeferred { try executor.get().destroy(stateKey: key) }
-                inputKeys[i] = nil
-                removed += 1
-            } catch let e as ExecutionError {
-                return .failure(e.rendered(in: nil, renderer: renderer))
-            } catch {
-                return .failure("error: \(error)")
-            }
+        var summary = "nothing to destroy"
+        do {
+            let r = try withSignalsDeferred { try executor.get().destroy(stateKey: stateKey) }
+            if r.hadState { summary = r.summary }
+        } catch let e as ExecutionError {
+            return .failure(e.rendered(in: nil, renderer: renderer))
+        } catch {
+            return .failure("error: \(error)")
         }
         // The session is emptied too, or the next input would build it all again.
         forgetSession()
-        return .ok(removed == 0 ? "nothing to destroy" : "removed what \(removed) input\(removed == 1 ? "" : "s") created")
+        return .ok(summary)
     }
 
     func save(to path: String) -> ReplOutcome {
-        let text = "# saved by topo repl\n" + ScriptPrinter.print(statements.map(\.declaration))
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return .failure("error: cannot write `\(path)`: \(String(cString: strerror(errno)))") }
-        let ok = text.utf8CString.withUnsafeBufferPointer { buf in
-            write(fd, buf.baseAddress, buf.count - 1) == buf.count - 1
-        }
-        close(fd)
-        guard ok else { return .failure("error: cannot write `\(path)`") }
-        // What the session created now belongs to the saved script: `topo destroy FILE` removes it.
-        let keys = inputKeys.compactMap { $0 }
-        if !dryRun, !keys.isEmpty {
+        let text = "# saved by topo repl\n" + sessionText
+        guard writeFile(path, text) else { return .failure("error: cannot write `\(path)`: \(String(cString: strerror(errno)))") }
+        // What the session applied now belongs to the saved script: `topo destroy FILE` removes it,
+        // and later inputs are recorded there too.
+        let canonical = canonicalScriptPath(path)
+        let target = StateStore.key(forScriptPath: canonical)
+        if !dryRun, target != stateKey {
             let store = StateStore()
-            let target = StateStore.key(forScriptPath: absolutePath(path))
             do {
-                var record = try store.load(target) ?? OwnershipRecord(script: absolutePath(path))
-                for key in keys {
-                    if let r = try store.load(key) { record.merge(r) }
-                }
+                let lock = try store.lock(target)
+                defer { lock.unlock() }
+                var record = try store.load(target) ?? OwnershipRecord(script: canonical)
+                if let mine = try store.load(stateKey) { record.merge(mine) }
+                record.script = canonical
+                record.scriptHash = fnv1a64Hex(Array(text.utf8))
+                record.appliedAt = Int64(time(nil))
                 try store.save(record, key: target)
-                for key in keys { try store.remove(key) }
-                inputKeys = inputKeys.map { _ in nil }
+                for n in record.namespaces { try store.reassign(n, from: stateKey, to: target) }
+                try store.remove(stateKey)
+                stateKey = target
+                scriptPath = canonical
             } catch {
                 return .failure("error: saved `\(path)`, but could not hand over ownership: \(error)")
             }
         }
-        return .ok("saved \(statements.count) statement\(statements.count == 1 ? "" : "s") to \(path)")
+        return .ok("saved \(sessionStatements.count) statement\(sessionStatements.count == 1 ? "" : "s") to \(path)")
     }
 
     func load(path: String) -> ReplOutcome {
@@ -226,18 +265,51 @@ final class ReplLiveEngine: ReplEngine {
         return submit(text)
     }
 
+    /// `:edit`: the session in `$VISUAL`/`$EDITOR` (else `vi`); when the editor exits, the
+    /// session becomes the saved script (checked as a script file) and the kernel converges.
+    func edit() -> ReplOutcome {
+        var template = Array("/tmp/topo-repl-XXXXXX.topo".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemps($0.baseAddress!, 5) }
+        guard fd >= 0 else { return .failure("error: cannot make a temporary file: \(String(cString: strerror(errno)))") }
+        close(fd)
+        let path = String(cString: template)
+        defer { unlink(path) }
+        guard writeFile(path, sessionText) else { return .failure("error: cannot write `\(path)`") }
+        var editor = "vi"
+        for name in ["VISUAL", "EDITOR"] {
+            if let v = getenv(name), v.pointee != 0 { editor = String(cString: v); break }
+        }
+        let status = runInTerminal(["/bin/sh", "-c", editor + " \"$1\"", "sh", path])
+        guard status == 0 else { return .failure("error: the editor (`\(editor)`) exited with status \(status); the session is unchanged") }
+        guard let text = readWhole(path: path) else { return .failure("error: cannot read `\(path)` back") }
+        if text == sessionText { return .ok("no changes") }
+        let source = SourceFile(name: "<edit>", text: text)
+        let compiled = compile(source)
+        if compiled.hasErrors || compiled.topology == nil {
+            return .failure(renderer.render(compiled.diagnostics, in: source) + "\nerror: the edited script has errors; the session is unchanged")
+        }
+        var t = compiled.topology!
+        let actions = t.actions
+        t.actions = []
+        evaluator = Evaluator()
+        return converge(to: t, actions: actions, source: source).outcome
+    }
+
+    func pingall() -> ReplOutcome {
+        .failure("error: :pingall is not available yet")
+    }
+
     func reset() -> ReplOutcome {
         forgetSession()
         return .ok("session forgotten (the kernel is unchanged)")
     }
 
     private func forgetSession() {
-        scripts.removeAll()
         sessionText = ""
-        statements.removeAll()
+        sessionStatements = []
         topology = Topology()
-        inputStarts.removeAll()
-        inputKeys.removeAll()
+        history = []
+        evaluator = Evaluator()
     }
 
     var namespaceNames: [String] { topology.namespaces.map(\.name) }
@@ -245,4 +317,48 @@ final class ReplLiveEngine: ReplEngine {
     func interfaceNames(in namespace: String?) -> [String] {
         topology.interfaces.filter { namespace == nil || $0.id.namespace == namespace }.map(\.id.name)
     }
+}
+
+/// Writes `text` to `path` (created or truncated). False on error, errno set.
+func writeFile(_ path: String, _ text: String) -> Bool {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    let bytes = Array(text.utf8)
+    var off = 0
+    while off < bytes.count {
+        let n = bytes[off...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            return false
+        }
+        off += n
+    }
+    return true
+}
+
+/// Runs argv with the terminal (stdin/stdout/stderr inherited), default signal handling, and
+/// waits; returns the exit status (128+N when killed by signal N).
+func runInTerminal(_ argv: [String]) -> Int32 {
+    var attr = posix_spawnattr_t()
+    posix_spawnattr_init(&attr)
+    defer { posix_spawnattr_destroy(&attr) }
+    var none = sigset_t()
+    sigemptyset(&none)
+    posix_spawnattr_setsigmask(&attr, &none)
+    var dflt = sigset_t()
+    sigemptyset(&dflt)
+    for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE] { sigaddset(&dflt, s) }
+    posix_spawnattr_setsigdefault(&attr, &dflt)
+    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+    defer { for p in cargs { free(p) } }
+    var pid: pid_t = 0
+    guard posix_spawn(&pid, argv[0], nil, &attr, &cargs, environ) == 0 else { return 127 }
+    // While the editor runs, Ctrl-C belongs to it.
+    let oldInt = signal(SIGINT, SIG_IGN)
+    defer { signal(SIGINT, oldInt) }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
 }

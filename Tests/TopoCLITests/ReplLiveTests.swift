@@ -25,16 +25,16 @@ struct ReplLiveTests {
                                  executable: "/usr/bin/unshare")
         #expect(pty.expect("topo> "), "no prompt: \(pty.screen)")
         pty.type("ns lab\r")
-        #expect(pty.expect("2 changes"), "got: \(pty.unread)")       // the namespace and its lo up
+        #expect(pty.expect("1 created, 0 changed, 0 removed"), "got: \(pty.unread)")       // the namespace
         #expect(pty.expect("topo> "))
         pty.type("ns peer; veth lab:veth0 <-> peer:veth1\r")
-        #expect(pty.expect("changes"), "got: \(pty.unread)")
+        #expect(pty.expect("2 created"), "got: \(pty.unread)")
         #expect(pty.expect("topo> "))
         // Tab completes `NS:` followed by the interfaces in that namespace…
         pty.type("addr peer:ve\t")
         #expect(pty.expect("addr peer:veth1 "), "got: \(pty.unread)")
         pty.type("10.7.0.2/24\r")
-        #expect(pty.expect("1 change"), "got: \(pty.unread)")
+        #expect(pty.expect("+ peer:veth1: address 10.7.0.2/24"), "got: \(pty.unread)")
         #expect(pty.expect("topo> "))
         // A mistake is reported with its caret; nothing is applied; the next statement goes through.
         pty.type("addr lab:vth0 10.7.0.1/24\r")
@@ -42,7 +42,7 @@ struct ReplLiveTests {
         #expect(pty.expect("did you mean `lab:veth0`?"), "got: \(pty.unread)")
         #expect(pty.expect("topo> "))
         pty.type("addr lab:veth0 10.7.0.1/24\r")
-        #expect(pty.expect("1 change"), "got: \(pty.unread)")
+        #expect(pty.expect("+ lab:veth0: address 10.7.0.1/24"), "got: \(pty.unread)")
         #expect(pty.expect("topo> "))
         // A multi-line block is applied once, when it closes.
         pty.type("for i in 1..2 {\r")
@@ -50,7 +50,7 @@ struct ReplLiveTests {
         pty.type("  ns h{i}\r")
         #expect(pty.expect("....> "), "got: \(pty.unread)")
         pty.type("}\r")
-        #expect(pty.expect("4 changes"), "got: \(pty.unread)")
+        #expect(pty.expect("2 created, 0 changed, 0 removed"), "got: \(pty.unread)")
         #expect(pty.expect("topo> "))
         // …and a namespace name.
         pty.type("ping la\t")
