@@ -100,6 +100,13 @@ extension Executor {
             }
             return DestroyReport(hadState: true)
         }
+        // Namespaces whose marker names this topology are its own, whatever the record says.
+        if mode == .normal, let names = try? backend.listNamespaces() {
+            for n in names where store.markerOwner(n) == stateKey && rec?.namespaces.contains(n) != true {
+                if rec == nil { rec = OwnershipRecord() }
+                rec!.namespaces.insert(n)
+            }
+        }
         guard let record = rec else { return DestroyReport(hadState: false) }
 
         let existing: Set<String>

@@ -204,6 +204,7 @@ public final class Executor {
             do { record = try store.load(key) ?? OwnershipRecord() } catch let e as StateFileError {
                 throw ExecutionError(.state(e.description), "cannot use state file: \(e)", help: stateHelp(e, options))
             }
+            record = adoptMarked(record, key: key, store: store)
         }
         let ctx = try observe(plan, record: record, store: store, options: options, cleanHalfMade: false)
         return ctx.reconciliation
@@ -245,7 +246,8 @@ public final class Executor {
             }
         }
         defer { lock?.unlock() }
-        let prior = loaded?.record ?? OwnershipRecord()
+        var prior = loaded?.record ?? OwnershipRecord()
+        if let key = options.stateKey { prior = adoptMarked(prior, key: key, store: store) }
 
         let timing = PhaseTimer()
         let ctx = try observe(plan, record: prior, store: store, options: options, cleanHalfMade: true)
@@ -259,6 +261,7 @@ public final class Executor {
         var tx = Transaction(backend: backend, store: store, key: options.stateKey, script: options.scriptPath,
                              plan: plan, context: ctx, prior: prior, failAt: options.failAt, group: options.linkGroup,
                              timing: timing, progress: options.progress)
+        tx.scriptHash = options.scriptHash
         let result = try tx.run()
 
         var report = ApplyReport(changes: result.executed, skipped: rec.skipped, actions: [],
@@ -268,6 +271,7 @@ public final class Executor {
         if let key = options.stateKey {
             var record = result.record
             let stateChanged = !result.executed.isEmpty || !rec.stale.isEmpty || loaded?.unfinishedRun == true
+                || prior.namespaces != (loaded?.record.namespaces ?? [])
             if stateChanged || record.scriptHash != options.scriptHash {
                 if stateChanged || record.appliedAt == nil { record.appliedAt = Int64(time(nil)) }
                 record.scriptHash = options.scriptHash ?? record.scriptHash
@@ -360,6 +364,15 @@ public final class Executor {
         let observation = Observation(existing: existing, state: state, runningDaemons: running, sysctlDefaults: defaults)
         let rec = reconcile(plan: plan, observed: observation, record: record)
         return Context(observation: observation, reconciliation: rec, notes: notes)
+    }
+
+    /// Namespaces whose marker names this topology are its own even when the record lost them
+    /// (a state file cut short by a crash): the marker is written before the namespace is made.
+    func adoptMarked(_ record: OwnershipRecord, key: String, store: StateStore) -> OwnershipRecord {
+        var r = record
+        guard let names = try? backend.listNamespaces() else { return r }
+        for n in names where !r.namespaces.contains(n) && store.markerOwner(n) == key { r.namespaces.insert(n) }
+        return r
     }
 
     func stateHelp(_ e: StateFileError, _ options: ApplyOptions) -> String? {

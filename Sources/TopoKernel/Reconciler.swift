@@ -84,12 +84,15 @@ public func namespacesToRead(plan: Plan, record: OwnershipRecord) -> [String] {
         if case .addNamespace(let n) = s.operation { return n }
         return nil
     })
-    for ns in record.linkGroups.keys where !record.namespaces.contains(ns) || desired.contains(ns) { add(ns) }
-    for a in record.addresses { add(a.link.namespace) }
-    for r in record.routes { add(r.namespace) }
-    for k in record.sysctls.keys { add(k.namespace) }
-    for l in record.originals.keys { add(l.namespace) }
-    for l in record.shaped { add(l.namespace) }
+    // Namespaces topo made that the plan drops go whole: nothing in them needs reading.
+    let dropped = record.namespaces.subtracting(desired)
+    func fact(_ ns: String) { if !dropped.contains(ns) { add(ns) } }
+    for ns in record.linkGroups.keys { fact(ns) }
+    for a in record.addresses { fact(a.link.namespace) }
+    for r in record.routes { fact(r.namespace) }
+    for k in record.sysctls.keys { fact(k.namespace) }
+    for l in record.originals.keys { fact(l.namespace) }
+    for l in record.shaped { fact(l.namespace) }
     return out
 }
 
@@ -324,7 +327,7 @@ private struct Reconciler {
             removing.insert(p)
             out.replaced.insert(p)
         }
-        replacedRemovals.append(Change(.remove, PlanStep(.removeLink(id), at: .none), old: describe(l)))
+        replacedRemovals.append(Change(.remove, PlanStep(.removeLink(id), at: .none), old: (l.kind ?? "link") + ", replaced"))
     }
 
     // MARK: attribute steps
@@ -352,7 +355,8 @@ private struct Reconciler {
             let up: Bool
             if case .setUp = op { up = true } else { up = false }
             // A namespace that exists already keeps its `lo` as it is unless the script names it.
-            if id.name == "lo", up, observed.existing.contains(id.namespace), desired[id]?.stateRange == nil {
+            if id.name == "lo", up, observed.existing.contains(id.namespace), !record.namespaces.contains(id.namespace),
+               desired[id]?.stateRange == nil {
                 out.skipped += 1
                 return
             }
@@ -520,7 +524,7 @@ private struct Reconciler {
                 if let want = desired[id], sameIdentity(l, want), !(l.peer.map { gone($0.namespace) } ?? false) { continue }
                 removing.insert(id)
                 if l.kind == "veth", let p = l.peer { removing.insert(p) }
-                removeLinks.append(Change(.remove, PlanStep(.removeLink(id), at: .none), old: describe(l)))
+                removeLinks.append(Change(.remove, PlanStep(.removeLink(id), at: .none), old: l.kind ?? "link"))
             }
         }
         var removeNamespaces: [Change] = []

@@ -30,6 +30,9 @@ struct Transaction {
     var group: UInt32?
     let timing: PhaseTimer
     let progress: ((Int, Int) -> Void)?
+    /// `TOPO_CRASH_AT`: the operation before which the process kills itself (crash tests).
+    let crashAt: Int? = getenv("TOPO_CRASH_AT").flatMap { Int(String(cString: $0)) }
+    var scriptHash: String? = nil
 
     init(backend: KernelBackend, store: StateStore, key: String?, script: String, plan: Plan, context: Executor.Context,
          prior: OwnershipRecord, failAt: Int?, group: UInt32?, timing: PhaseTimer, progress: ((Int, Int) -> Void)?) {
@@ -363,7 +366,7 @@ struct Transaction {
             return Result(executed: [], record: record, linkGroup: nil)
         }
         let runID = "\(time(nil))-\(getpid())"
-        try journal(["begin \(runID) \(time(nil))"])
+        try journal(["begin \(runID) \(time(nil))"] + (scriptHash.map { ["hash \($0)"] } ?? []))
 
         // Batches: phases 0, 4, 5, 6 per namespace (namespaces that enslave ports last, see
         // below); 1 one batch; 2 one cross-namespace batch; 3 one batch per depth; 7 one batch.
@@ -423,6 +426,12 @@ struct Transaction {
                     break batchLoop
                 }
                 journaledPhase = phase
+            }
+            // Test hook: die by SIGKILL before operation k, as a crash would (TOPO_CRASH_AT).
+            if let k = crashAt, k >= counter, k < counter + batch.count {
+                let prefix = Array(batch[..<(k - counter)])
+                _ = execute(prefix, phase: phase)
+                kill(getpid(), SIGKILL)
             }
             var run = batch
             var injected: Int? = nil
@@ -575,7 +584,11 @@ struct Transaction {
         }
         let createdSet = Set(createdNS)
         var groupNamespaces: [String] = []
-        var ops: [(String, KernelOp, Bool)] = []
+        // Undo in reverse: first what was done after the links were created (on them or on
+        // others), then the created links go, then links taken out of the way before the
+        // creations come back (their names are free again), then the created namespaces go.
+        var late: [(String, KernelOp, Bool)] = []
+        var early: [(String, KernelOp, Bool)] = []
         for k in done.reversed() {
             let it = items[k]
             switch it.action {
@@ -598,28 +611,34 @@ struct Transaction {
                     break
                 }
             }
-            for (ns, op) in it.undo where !createdSet.contains(ns) { ops.append((ns, op, false)) }
-            for (ns, op) in it.softUndo where !createdSet.contains(ns) { ops.append((ns, op, true)) }
+            var list: [(String, KernelOp, Bool)] = []
+            for (ns, op) in it.undo where !createdSet.contains(ns) { list.append((ns, op, false)) }
+            for (ns, op) in it.softUndo where !createdSet.contains(ns) { list.append((ns, op, true)) }
+            if it.phase == .retire { early += list } else { late += list }
         }
-        // Consecutive undo operations of one namespace go in one batch.
-        var i = 0
-        while i < ops.count {
-            var j = i
-            while j < ops.count && ops[j].0 == ops[i].0 { j += 1 }
-            let slice = Array(ops[i..<j])
-            for (u, r) in zip(slice, backend.apply(slice.map(\.1), in: slice[0].0)) {
-                if case .failure(let e) = r {
-                    if u.2, e.errnoValue == EEXIST { continue }
-                    errors.append("\(u.1) in `\(u.0)`: \(e)")
+        func run(_ ops: [(String, KernelOp, Bool)]) {
+            // Consecutive undo operations of one namespace go in one batch.
+            var i = 0
+            while i < ops.count {
+                var j = i
+                while j < ops.count && ops[j].0 == ops[i].0 { j += 1 }
+                let slice = Array(ops[i..<j])
+                for (u, r) in zip(slice, backend.apply(slice.map(\.1), in: slice[0].0)) {
+                    if case .failure(let e) = r {
+                        if u.2, e.errnoValue == EEXIST { continue }
+                        errors.append("\(u.1) in `\(u.0)`: \(e)")
+                    }
                 }
+                i = j
             }
-            i = j
         }
+        run(late)
         for ns in groupNamespaces.reversed() {
             do { try backend.deleteLinks(group: group ?? 0, in: ns) } catch {
                 errors.append("delete links of group \(group ?? 0) in `\(ns)`: \(error)")
             }
         }
+        run(early)
         let doomedNS = Array(createdNS.reversed())
         for (n, r) in zip(doomedNS, backend.deleteNamespaces(doomedNS)) {
             if case .failure(let e) = r { errors.append("delete namespace `\(n)`: \(e)") }

@@ -9,7 +9,7 @@ private func golden(_ name: String) -> [String]? {
 }
 
 /// Splits the sandbox's stdout at `@@mark NAME` lines into named parts.
-private func parts(_ out: String) -> [String: String] {
+func parts(_ out: String) -> [String: String] {
     var result: [String: String] = [:]
     var current = "", buffer = ""
     for line in out.split(separator: "\n", omittingEmptySubsequences: false) {

@@ -33,7 +33,8 @@ final class RecordingBackend: KernelBackend {
         var links: [FakeLink] = []
         var addresses: [LinkAddress] = []
         var routes: [RouteSpec] = []
-        var sysctls: [String: String] = ["net.ipv4.ip_forward": "0", "net.ipv6.conf.all.forwarding": "0"]
+        var sysctls: [String: String] = ["net.ipv4.ip_forward": "0", "net.ipv6.conf.all.forwarding": "0",
+                                         "net.ipv4.conf.all.rp_filter": "0"]
         var nextIndex = 1
         /// The snapshot leaves out `nextIndex` (an allocator, not kernel-visible state).
         var visible: FakeNSSnapshot {
@@ -268,6 +269,11 @@ final class RecordingBackend: KernelBackend {
     func ping(from ns: String, to address: IPAddress, count: Int, timeout: Double) throws -> PingResult {
         calls.append("ping \(ns) \(address)")
         return PingResult(sent: count, received: pingAnswer(ns, address) ? count : 0)
+    }
+
+    func freshNamespaceSysctls(_ keys: [String]) throws -> [String: String] {
+        let fresh = FakeNS().sysctls
+        return fresh.filter { keys.contains($0.key) }
     }
 
     func exec(in ns: String, command: String, timeout: Double) throws -> ExecResult {
