@@ -349,7 +349,11 @@ public final class Executor {
         for s in plan.steps { if case .setSysctl(let ns, let k, _) = s.operation { sysctls[ns, default: []].append(k) } }
         for k in record.sysctls.keys where !(sysctls[k.namespace]?.contains(k.key) ?? false) { sysctls[k.namespace, default: []].append(k.key) }
         let state: [String: LiveNamespace]
-        do { state = try backend.readState(of: toRead, sysctls: sysctls.filter { toRead.contains($0.key) }) } catch let e as KernelError {
+        var peers: [LinkID: LinkID] = [:]
+        for s in plan.steps { if case .addVeth(let a, let b) = s.operation { peers[a] = b; peers[b] = a } }
+        do {
+            state = try backend.readState(of: toRead, sysctls: sysctls.filter { toRead.contains($0.key) }, expectedPeers: peers)
+        } catch let e as KernelError {
             throw ExecutionError(.kernel(e), "cannot read the live network state: \(e)")
         }
         let running = Set(record.daemons.filter { daemonIsRunning(pid: $0.pid, startTime: $0.startTime) })

@@ -242,6 +242,12 @@ public protocol KernelBackend: AnyObject {
     /// across them). `sysctls` names, per namespace, the keys to read.
     func readState(of namespaces: [String], sysctls: [String: [String]]) throws -> [String: LiveNamespace]
 
+    /// The same, told which peer each veth end is expected to have (from the plan): a backend
+    /// can then confirm each peer with one lookup instead of searching every namespace read.
+    /// A peer found otherwise is still reported.
+    func readState(of namespaces: [String], sysctls: [String: [String]],
+                   expectedPeers: [LinkID: LinkID]) throws -> [String: LiveNamespace]
+
     /// Runs `ops` in order inside `namespace` (a backend may pipeline them in one send) and
     /// returns one result per operation, in the same order. Like the kernel, an operation
     /// that fails does not stop the ones after it.
@@ -295,6 +301,11 @@ public protocol KernelBackend: AnyObject {
 }
 
 extension KernelBackend {
+    public func readState(of namespaces: [String], sysctls: [String: [String]],
+                          expectedPeers: [LinkID: LinkID]) throws -> [String: LiveNamespace] {
+        try readState(of: namespaces, sysctls: sysctls)
+    }
+
     public func halfMadeNamespaces() throws -> [String] { [] }
     public func freshNamespaceSysctls(_ keys: [String]) throws -> [String: String] { [:] }
     public func removeHalfMadeNamespace(_ name: String) throws {

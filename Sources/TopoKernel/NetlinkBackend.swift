@@ -73,6 +73,11 @@ public final class NetlinkBackend: KernelBackend {
     }
 
     public func readState(of namespaces: [String], sysctls: [String: [String]]) throws -> [String: LiveNamespace] {
+        try readState(of: namespaces, sysctls: sysctls, expectedPeers: [:])
+    }
+
+    public func readState(of namespaces: [String], sysctls: [String: [String]],
+                          expectedPeers: [LinkID: LinkID]) throws -> [String: LiveNamespace] {
         do {
             var raw: [String: [LinkInfo]] = [:]
             var out: [String: LiveNamespace] = [:]
@@ -107,7 +112,7 @@ public final class NetlinkBackend: KernelBackend {
                 }
                 out[ns] = st
             }
-            try resolvePeers(raw, into: &out)
+            try resolvePeers(raw, into: &out, expected: expectedPeers)
             return out
         } catch let e as KernelError {
             throw e
@@ -121,10 +126,21 @@ public final class NetlinkBackend: KernelBackend {
     /// namespace that reports it and ifindexes repeat across namespaces; so a candidate (a veth
     /// in a namespace that was read, at that ifindex, pointing back at our ifindex) is accepted
     /// only if our namespace gives the candidate's namespace exactly that nsid (`RTM_GETNSID`).
-    private func resolvePeers(_ raw: [String: [LinkInfo]], into out: inout [String: LiveNamespace]) throws {
+    ///
+    /// With `expected` (the plan's pairs) a peer is confirmed in the expected namespace with one
+    /// `RTM_GETNSID` per pair of namespaces; otherwise the candidates are found through a table
+    /// of veths by (ifindex, peer ifindex) built once, so reading N namespaces stays linear.
+    private func resolvePeers(_ raw: [String: [LinkInfo]], into out: inout [String: LiveNamespace],
+                              expected: [LinkID: LinkID]) throws {
         var byIndex: [String: [Int32: LinkInfo]] = [:]
+        // (ifindex, peer ifindex) → the namespaces holding such a veth end with a link-netnsid.
+        struct Pair: Hashable { var index: Int32; var peer: Int32 }
+        var byPair: [Pair: [String]] = [:]
         for (ns, links) in raw {
             byIndex[ns] = Dictionary(links.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
+            for l in links where l.kind == "veth" && l.linkNetnsID != nil {
+                if let p = l.peerIndex { byPair[Pair(index: l.index, peer: p), default: []].append(ns) }
+            }
         }
         var nsids: [String: [String: Int32?]] = [:]
         func nsid(from ns: String, of other: String) throws -> Int32? {
@@ -133,8 +149,7 @@ public final class NetlinkBackend: KernelBackend {
             nsids[ns, default: [:]][other] = .some(id)
             return id
         }
-        let names = raw.keys.sorted()
-        for ns in names {
+        for ns in raw.keys.sorted() {
             guard var st = out[ns] else { continue }
             for i in st.links.indices where st.links[i].kind == "veth" {
                 guard let l = byIndex[ns]?[Int32(st.links[i].index)], let p = l.peerIndex else { continue }
@@ -142,8 +157,15 @@ public final class NetlinkBackend: KernelBackend {
                     if let c = byIndex[ns]?[p], c.kind == "veth" { st.links[i].peer = LinkID(ns, c.name) }
                     continue
                 }
-                for other in names where other != ns {
-                    guard let c = byIndex[other]?[p], c.kind == "veth", c.peerIndex == l.index, c.linkNetnsID != nil else { continue }
+                // The expected peer first.
+                if let want = expected[LinkID(ns, l.name)], want.namespace != ns,
+                   let c = byIndex[want.namespace]?[p], c.kind == "veth", c.name == want.name, c.peerIndex == l.index,
+                   try nsid(from: ns, of: want.namespace) == id {
+                    st.links[i].peer = want
+                    continue
+                }
+                for other in byPair[Pair(index: p, peer: l.index)] ?? [] where other != ns {
+                    guard let c = byIndex[other]?[p] else { continue }
                     if try nsid(from: ns, of: other) == id {
                         st.links[i].peer = LinkID(other, c.name)
                         break
