@@ -133,6 +133,23 @@ public struct Shaping: Hashable, Sendable {
     }
 }
 
+/// The options of `tc IF …` (and after `veth A <-> B`), in the order `Shaping.description`
+/// prints them.
+public enum ShapingKey: String, Hashable, Sendable, CaseIterable {
+    case delay, jitter, loss, duplicate, reorder, corrupt, rate, burst, limit
+
+    /// The dimension of the option's value; nil for `limit` (a number of packets).
+    public var dimension: Quantity.Dimension? {
+        switch self {
+        case .delay, .jitter: return .duration
+        case .loss, .duplicate, .reorder, .corrupt: return .percentage
+        case .rate: return .rate
+        case .burst: return .size
+        case .limit: return nil
+        }
+    }
+}
+
 /// A percentage 0…100 in millionths of a percent (`0.5%` is 500 000), exact and hashable.
 public struct Percentage: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var millionths: Int64
