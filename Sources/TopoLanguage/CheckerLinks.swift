@@ -13,7 +13,7 @@
 ///   itself is an error.
 /// - Ranges: vlan id 1–4094; VNI 0–16777215; vxlan port 1–65535 (default 4789); ttl 1–255;
 ///   route table 1–4294967295 but not 255 (`local`); a VRF table also not 253 (`default`) or
-///   254 (`main`) (*decided*), and one VRF per table in a namespace (*decided*).
+///   254 (`main`) (*decided*); two VRFs on one table in a namespace are a warning.
 /// - Kernel refusals, checked before apply: `lo` as the parent of a vlan/macvlan/ipvlan; a
 ///   VRF as any stacked link's parent, or an ipvlan as a macvlan's/ipvlan's (both carry
 ///   IFF_NO_RX_HANDLER); one device cannot be at once a bridge port, a macvlan parent and an
@@ -187,7 +187,7 @@ extension Checker {
     /// The vxlan's options, after reporting every bad clause.
     mutating func checkVXLAN(_ x: VXLANDeclaration, underlay: LinkID?) -> VXLAN {
         if x.id.value < 0 || x.id.value > 16_777_215 {
-            error(.invalidValue, "VNI \(x.id.value) is out of range", at: x.id.range, help: "a VNI is 0 to 16777215")
+            error(.invalidValue, "vni \(x.id.value) is out of range", at: x.id.range, help: "a VNI is 0 to 16777215")
         }
         if let p = x.port, p.value < 1 || p.value > 65535 {
             error(.invalidValue, "port \(p.value) is out of range", at: p.range,
@@ -439,8 +439,10 @@ extension Checker {
         for i in interfaces {
             guard let s = i.shaping, s.rate != nil, s.burst == nil, let b = s.effectiveBurst,
                   let m = effectiveMTU(i.id), b < UInt64(m + 14) else { continue }
-            error(.invalidValue, "the default burst \(Shaping.sizeText(b)) is smaller than one frame of `\(i.id)` (mtu \(m))",
-                  at: i.shapingRange ?? i.range, help: "give a `burst` of at least \(m + 14) bytes")
+            // A warning: GSO packets are split to fit, only large datagrams are dropped.
+            diagnostics.append(.warning(
+                .invalidValue, "the default burst \(Shaping.sizeText(b)) is smaller than one full-size frame of `\(i.id)` (mtu \(m))",
+                at: i.shapingRange ?? i.range, help: "frames larger than the burst are dropped; give a `burst` of at least \(m + 14) bytes"))
         }
     }
 
@@ -467,9 +469,12 @@ extension Checker {
             if case .vrf(let table) = options {
                 let key = VRFKey(namespace: iface.id.namespace, table: table)
                 if let first = vrfTables[key] {
-                    error(.conflict, "vrf `\(first.name)` already uses table \(table) in `\(iface.id.namespace)`", at: idRange,
-                          help: "give each vrf a table of its own",
-                          notes: [.init("first used here", at: linkSyntax[first]?.idRange ?? iface.range)])
+                    // A warning: the kernel allows it (unless net.vrf.strict_mode is 1), but the
+                    // two VRFs then route alike.
+                    diagnostics.append(.warning(
+                        .conflict, "vrf `\(first.name)` already uses table \(table) in `\(iface.id.namespace)`", at: idRange,
+                        help: "give each vrf a table of its own; sharing one, they route alike",
+                        notes: [.init("first used here", at: linkSyntax[first]?.idRange ?? iface.range)]))
                 } else {
                     vrfTables[key] = iface.id
                 }

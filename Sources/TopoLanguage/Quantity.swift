@@ -146,7 +146,9 @@ public enum Quantity: Hashable, Sendable, CustomStringConvertible {
     /// Parses a quantity literal. Nil when `text` does not have a quantity's shape at all
     /// (see `looksLikeQuantity`); an error when it has the shape but is not a valid quantity.
     public static func parse(_ text: String) -> Result<Quantity, ParseError>? {
-        guard let (negative, intPart, frac, unit, unitOffset) = split(text) else { return nil }
+        guard let (negative, intPart, fraction, unit, unitOffset) = split(text) else { return nil }
+        var frac = fraction
+        while frac.last == UInt8(ascii: "0") { frac = frac.dropLast() }  // `1.50ms` is `1.5ms`
         guard let u = units.first(where: { $0.name == unit }) else {
             let lower = unit.lowercased()
             let near = units.first(where: { $0.name == lower })?.name
