@@ -156,8 +156,8 @@ private struct ShowBuilder {
                 return "its peer is in a namespace that was not read"
             }
         case "vlan", "macvlan", "ipvlan", "vxlan":
-            guard let o = l.options else { return "its \(kind) options were not read" }
             if l.parentUnresolved { return "its parent is in a namespace that was not read" }
+            guard let o = l.options else { return "its \(kind) options were not read" }
             if let p = o.parent, !parentUsable(p, depth: depth) {
                 return "its parent `\(p)` is not modelled"
             }
@@ -331,9 +331,11 @@ private struct ShowBuilder {
             guard let st = topo.state[ns] else { continue }
             let ls = links(ns)
             let isShown = shownSet.contains(ns)
+            // Of a namespace that is not shown, only the links themselves.
+            if !isShown && ns != hostNamespace { continue }
             let down = ls.filter { !$0.up }.map { ref(LinkID(ns, $0.name)) }
             if !down.isEmpty { out.append(.declaration(.linkState(down, up: false))) }
-            if isShown || ns == hostNamespace {
+            do {
                 // `lo` of a named namespace: only what was added (not 127.0.0.1/8, ::1/128).
                 let loopback = ns != hostNamespace ? st.links.filter { $0.name == "lo" && $0.kind == nil } : []
                 for l in ls + loopback {
