@@ -147,7 +147,8 @@ struct Checker {
     /// Ports per bridge so far (the kernel's limit is checked as they are added).
     var portCount: [LinkID: Int] = [:]
 
-    struct AddressKey: Hashable { var namespace: String; var address: IPAddress }
+    /// An address is unique per namespace and VRF (two VRFs may reuse one address space).
+    struct AddressKey: Hashable { var namespace: String; var vrf: String?; var address: IPAddress }
     struct RouteKey: Hashable { var namespace: String; var destination: IPPrefix; var metric: Int; var table: UInt32? }
     struct DaemonKey: Hashable { var namespace: String; var command: String }
     struct SysctlKey: Hashable { var namespace: String; var key: String }
@@ -696,8 +697,19 @@ struct Checker {
         return true
     }
 
+    /// The VRF an interface routes in: its master, or its bridge's master, when that is a VRF.
+    func vrfOf(_ id: LinkID) -> String? {
+        var cur = id
+        for _ in 0..<2 {
+            guard let i = ifIndex[cur], let m = interfaces[i].master, let mi = ifIndex[LinkID(id.namespace, m)] else { return nil }
+            if interfaces[mi].kind == .vrf { return m }
+            cur = LinkID(id.namespace, m)
+        }
+        return nil
+    }
+
     mutating func addAddress(_ id: LinkID, _ p: Located<IPPrefix>, statement: SourceRange) {
-        let key = AddressKey(namespace: id.namespace, address: p.value.address)
+        let key = AddressKey(namespace: id.namespace, vrf: vrfOf(id), address: p.value.address)
         if let first = addressOwner[key] {
             let owner = addresses[first].interface, prefix = addresses[first].prefix, range = addressValueRanges[first]
             if owner == id && prefix == p.value { return }  // identical repeat
@@ -705,8 +717,9 @@ struct Checker {
                 error(.conflict, "`\(p.value.address)` is already on `\(id)` as `\(prefix)`", at: p.range,
                       notes: [.init("first added here", at: range)])
             } else {
-                error(.conflict, "address `\(p.value.address)` is already on `\(owner)` in namespace `\(id.namespace)`",
-                      at: p.range, help: "an address can be on only one interface of a namespace",
+                let scope = key.vrf.map { "vrf `\($0)` of namespace `\(id.namespace)`" } ?? "namespace `\(id.namespace)`"
+                error(.conflict, "address `\(p.value.address)` is already on `\(owner)` in \(scope)",
+                      at: p.range, help: "an address can be on only one interface of a namespace (or of a vrf)",
                       notes: [.init("first added here", at: range)])
             }
             return

@@ -440,6 +440,20 @@ struct KindsCheckerTests {
         #expect(t.routes.map(\.spec.table) == [10, nil, nil])
     }
 
+    @Test func twoVRFsMayReuseAnAddress() {
+        #expect(!diagnose("""
+        ns r
+        veth r:a <-> x
+        veth r:b <-> y
+        vrf r:red table 10 < a >
+        vrf r:blue table 20 < b >
+        addr r:a 10.0.0.1/24
+        addr r:b 10.0.0.1/24
+        """).hasErrors)
+        let d = diagnose("ns r\nveth r:a <-> x\nveth r:b <-> y\nvrf r:red table 10 < a b >\naddr r:a 10.0.0.1/24\naddr r:b 10.0.0.1/24")
+        #expect(d.map(\.message) == ["address `10.0.0.1` is already on `r:a` in vrf `red` of namespace `r`"])
+    }
+
     @Test func daemonsAndExecTimeouts() {
         let t = topology("""
         ns a
