@@ -436,6 +436,20 @@ extension Checker {
                       at: range, help: "frames larger than the burst are dropped; use at least `\(Shaping.sizeText(UInt64(frame)))`")
             }
         }
+        // netem holds what is in flight during the delay: at rate R and delay D about R·D of
+        // full-size frames, which its queue (`limit`, 1000 packets by default) must hold.
+        for i in interfaces {
+            guard let s = i.shaping, let d = s.delay, let bps = s.rateBytesPerSecond else { continue }
+            let inFlight = Double(bps) * Double(d) / 1e9 / 1514
+            let limit = s.limit ?? Shaping.defaultNetemLimit
+            if inFlight > Double(limit) {
+                diagnostics.append(.warning(
+                    .invalidValue,
+                    "at \(Shaping.rateText(s.rate!)) and \(Shaping.durationText(d)) about \(Int(inFlight.rounded(.up))) packets are in flight, more than the queue of \(limit)",
+                    at: i.shapingRange ?? i.range,
+                    help: "netem drops what does not fit; give `limit \(Int(inFlight.rounded(.up)) * 2)`, say"))
+            }
+        }
         for i in interfaces {
             guard let s = i.shaping, s.rate != nil, s.burst == nil, let b = s.effectiveBurst,
                   let m = effectiveMTU(i.id), b < UInt64(m + 14) else { continue }

@@ -324,6 +324,7 @@ func badKindOrShapingIsRejected(_ c: BadCase) {
     WarningCase("ns a\ndaemon a \"x\"\ndaemon a \"x\"", .duplicate, 3, 10),
     WarningCase("vrf r1 table 10\nvrf r2 table 10", .conflict, 2, 14),
     WarningCase("veth a <-> b mtu 20000\ntc a rate 1mbit", .invalidValue, 2, 1),
+    WarningCase("veth a <-> b\ntc a delay 40ms rate 1gbit", .invalidValue, 2, 1),
     WarningCase("bridge br < >\nfor i in 1..1024 {\n  veth p{i} <-> q{i}\n  bridge br < p{i} >\n}", .tooManyPorts, 4, 15),
 ])
 func kindWarningOnly(_ c: WarningCase) {
@@ -349,6 +350,12 @@ struct KindsCheckerTests {
         #expect(iface(t, "b", "e0")?.shaping == s)
         #expect(iface(t, "a", "lo")?.shaping == Shaping(delay: 1_000_000))
         #expect(iface(t, "a", "e0")?.shapingRange?.start.line == 2)
+    }
+
+    @Test func aQueueThatHoldsWhatIsInFlightGivesNoWarning() {
+        // 1 Gbit/s × 40 ms ≈ 3303 frames of 1514 bytes.
+        #expect(diagnose("veth a <-> b\ntc a delay 40ms rate 1gbit limit 3400").isEmpty)
+        #expect(diagnose("veth a <-> b\ntc a delay 40ms rate 100mbit").isEmpty)
     }
 
     @Test func burstOfAFullFrameIsEnough() {
