@@ -516,8 +516,107 @@ struct KindsPlannerTests {
         #expect(ops == expected)
     }
 
+    @Test func theLayoutOfEachShaping() {
+        #expect(Shaping(rate: 10_000_000).needsNetem == false)
+        #expect(Shaping(rate: 10_000_000, limit: 100).needsNetem == false)
+        #expect(Shaping(rate: 10_000_000, limit: 100).tbfLimitBytes == 151_400)
+        #expect(Shaping(limit: 100).needsNetem == true)
+        #expect(Shaping(delay: 1, rate: 10_000_000, limit: 100).needsNetem == true)
+        #expect(Shaping(delay: 1, rate: 10_000_000, limit: 100).tbfLimitBytes == 16_384 + 62_500)
+        #expect(Shaping(rate: 1_000_000_000).effectiveBurst == 500_000)
+    }
+
     @Test func aVxlanWithoutUnderlayIsCreated() {
         let ops = makePlan(topology("vxlan vx id 1 remote 10.0.0.2"), file: "x").steps.map(\.operation)
         #expect(ops.first == .addVxlan(LinkID("host", "vx"), VXLAN(vni: 1, remote: IPAddress("10.0.0.2"))))
+    }
+}
+
+struct KindsPrinterAndExportTests {
+    /// Every new statement prints as text that reads back as the same declarations.
+    @Test func scriptPrinterRoundTrips() {
+        let text = """
+        ns a, "b c"
+        veth a:e0 <-> "b c":e0 mtu 1400 delay 1.5ms jitter 500us loss 0.5% duplicate 1% reorder 2% corrupt 0.1% rate 8mbit burst 32kb limit 100
+        tc a:lo delay 10ms
+        vlan a:e0.5 link a:e0 id 5 protocol 802.1ad mtu 1400
+        vlan a:e0.6 link a:e0 id 6
+        macvlan a:mv link a:e0.6 mode passthru
+        ipvlan a:iv link a:e0.5 mode l3s
+        vxlan a:vx id 42 remote fd00::2 local fd00::1 link a:e0 port 8472 ttl 9 mtu 1300
+        vxlan a:vy id 43 group 239.1.1.1 link a:e0
+        vrf a:"vrf" table 7 < iv >
+        route a 10.0.0.0/8 dev iv table 7
+        daemon a "iperf3 -s -p 5201"
+        exec a "true" timeout 1.5s
+        """
+        let first = run(text)
+        #expect(!first.diagnostics.hasErrors, "\(first.diagnostics.map(\.message))")
+        let printed = ScriptPrinter.print(first.statements.map { ScriptLine.declaration($0.declaration) })
+        let second = run(printed)
+        #expect(!second.diagnostics.hasErrors, "\(second.diagnostics.map(\.message))\n\(printed)")
+        #expect(second.statements.map { show($0.declaration) } == first.statements.map { show($0.declaration) }, "\(printed)")
+        #expect(printed.contains("vxlan a:vx id 42 remote fd00::2 local fd00::1 link a:e0 port 8472 ttl 9 mtu 1300\n"))
+        #expect(printed.contains("vrf a:\"vrf\" table 7 < iv >\n"))
+        #expect(!diagnose(printed).hasErrors, "\(diagnose(printed).map(\.message))")
+    }
+
+    @Test func defaultsAreLeftOutAndCommentsStayOnOneLine() {
+        let r = SourceRange.none
+        func l<T>(_ v: T) -> Located<T> { Located(v, at: r) }
+        let out = ScriptPrinter.print([
+            .declaration(.vlan(InterfaceRef(name: l("v")), link: InterfaceRef(name: l("p")), id: l(5), protocol: l("802.1Q"), mtu: nil)),
+            .declaration(.vxlan(InterfaceRef(name: l("x")), VXLANDeclaration(id: l(1), port: l(4789)))),
+            .comment("not modelled: a\nb"),
+        ])
+        #expect(out == "vlan v link p id 5\nvxlan x id 1\n# not modelled: a b\n")
+    }
+
+    /// A link created from a later namespace's block (a vxlan from its underlay's) has its
+    /// own namespace configured after that block.
+    @Test func exportConfiguresANamespaceAfterTheBlockThatCreatesItsLinks() {
+        let t = topology("""
+        ns oa, ua
+        veth ua:u <-> x
+        vxlan oa:vx0 id 7 remote 192.168.7.2 link ua:u
+        addr oa:vx0 10.77.0.1/24
+        """)
+        let sh = renderPlan(makePlan(t, file: "k.topo"), as: .ip, source: nil)
+        let lines = sh.split(separator: "\n").map(String.init)
+        let create = lines.firstIndex { $0.hasPrefix("link add name vx0 netns oa type vxlan") }
+        let configure = lines.firstIndex { $0 == "address add 10.77.0.1/24 dev vx0" }
+        let oaBlock = lines.firstIndex { $0 == "ip -n oa -batch - <<'TOPO_EOF'" }
+        #expect(create != nil && configure != nil && oaBlock != nil, "\(sh)")
+        if let c = create, let f = configure, let o = oaBlock { #expect(c < o && o < f, "\(sh)") }
+    }
+
+    @Test func exportOfEveryNewKind() {
+        let t = topology("""
+        ns a
+        veth a:e0 <-> p
+        vlan a:e0.5 link a:e0 id 5 protocol 802.1ad
+        macvlan a:mv link host:eth0 mode vepa
+        ipvlan a:iv link a:e0 mode l2
+        vrf a:red table 10 < e0.5 >
+        route a 10.9.0.0/16 dev e0.5 table 10
+        tc p delay 5ms rate 1mbit
+        tc a:e0 loss 1%
+        tc a:iv rate 1gbit limit 100
+        """)
+        let sh = renderPlan(makePlan(t, file: "k.topo"), as: .ip, source: nil)
+        for line in [
+            "link add link eth0 name mv netns a type macvlan mode vepa",
+            "link add link e0 name e0.5 type vlan id 5 protocol 802.1ad",
+            "link add link e0 name iv type ipvlan mode l2",
+            "link add name red type vrf table 10",
+            "link set dev e0.5 master red",
+            "route add 10.9.0.0/16 dev e0.5 table 10",
+            "tc qdisc replace dev p root handle 1: netem delay 5ms limit 1000",
+            "tc qdisc replace dev p parent 1:1 handle 10: tbf rate 1000000bit burst 16384b limit 22634",
+            "tc -n a qdisc replace dev e0 root handle 1: netem loss 1% limit 1000",
+            "tc -n a qdisc replace dev iv root handle 1: tbf rate 1000000000bit burst 500000b limit 151400",
+        ] {
+            #expect(sh.contains(line + "\n"), "missing `\(line)` in\n\(sh)")
+        }
     }
 }
