@@ -32,7 +32,8 @@ let package = Package(
             swiftSettings: v5),
         .testTarget(name: "TopoLanguageTests", dependencies: ["TopoLanguage"], swiftSettings: v5),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "CNetShim"], swiftSettings: v5),
-        .testTarget(name: "TopoKernelTests", dependencies: ["TopoKernel", "TopoLanguage"], swiftSettings: v5),
+        .testTarget(name: "TopoKernelTests", dependencies: ["TopoKernel", "TopoLanguage"], exclude: ["Fixtures"],
+                    swiftSettings: v5),
         // Drives the built `topo` binary (CLI, kernel sandboxes, REPL through a pty).
         .testTarget(name: "TopoCLITests", dependencies: ["topo", "TopoLanguage"], exclude: ["Fixtures"],
                     swiftSettings: v5),

@@ -99,6 +99,8 @@ public indirect enum Expr: Hashable, Sendable {
     case bool(Bool, SourceRange)
     case address(IPAddress, SourceRange)
     case prefix(IPPrefix, SourceRange)
+    /// A number with a unit: `10ms`, `0.5%`, `10mbit`, `32kb`.
+    case quantity(Quantity, SourceRange)
     /// `"…"`: always a string value.
     case string([Segment], SourceRange)
     /// An unquoted interpolated word (`10.0.{i}.1/24`, `h{i}`): its text becomes a prefix,
@@ -116,7 +118,7 @@ public indirect enum Expr: Hashable, Sendable {
 
     public var range: SourceRange {
         switch self {
-        case .int(_, let r), .bool(_, let r), .address(_, let r), .prefix(_, let r), .string(_, let r),
+        case .int(_, let r), .bool(_, let r), .address(_, let r), .prefix(_, let r), .quantity(_, let r), .string(_, let r),
              .word(_, let r), .variable(_, let r), .list(_, let r), .range(_, _, let r), .unary(_, _, let r),
              .binary(_, _, _, let r), .call(_, _, _, let r):
             return r
@@ -130,32 +132,81 @@ public enum RouteDestinationSyntax: Hashable, Sendable {
     case prefix(Expr)
 }
 
-/// A statement. Core statements (LANGUAGE.md §4) and scripting statements (§5).
+/// One `KEY VALUE` option of a `tc` statement, or after `veth A <-> B`: `delay 10ms`.
+public struct OptionSyntax: Hashable, Sendable {
+    public var key: ShapingKey
+    public var keyRange: SourceRange
+    public var value: Expr
+    public init(key: ShapingKey, keyRange: SourceRange, value: Expr) {
+        self.key = key
+        self.keyRange = keyRange
+        self.value = value
+    }
+}
+
+/// The clauses of a `vxlan` statement, each optional but `id`.
+public struct VXLANSyntax: Hashable, Sendable {
+    public var id: Expr
+    public var remote: Expr?
+    public var group: Expr?
+    public var local: Expr?
+    public var link: InterfaceSyntax?
+    public var port: Expr?
+    public var ttl: Expr?
+    public var mtu: Expr?
+    public init(id: Expr, remote: Expr? = nil, group: Expr? = nil, local: Expr? = nil, link: InterfaceSyntax? = nil,
+                port: Expr? = nil, ttl: Expr? = nil, mtu: Expr? = nil) {
+        self.id = id
+        self.remote = remote
+        self.group = group
+        self.local = local
+        self.link = link
+        self.port = port
+        self.ttl = ttl
+        self.mtu = mtu
+    }
+}
+
+/// A statement. Core statements (LANGUAGE.md §4, §11–§13) and scripting statements (§5).
 public indirect enum Stmt: Hashable, Sendable {
     /// `ns N [, N…] [< IF… >]`
     case ns([NameSyntax], placed: [InterfaceSyntax], SourceRange)
-    /// `veth A <-> B [mtu M]`
-    case veth(InterfaceSyntax, InterfaceSyntax, mtu: Expr?, SourceRange)
+    /// `veth A <-> B [mtu M] [tc options]`
+    case veth(InterfaceSyntax, InterfaceSyntax, mtu: Expr?, shaping: [OptionSyntax], SourceRange)
     /// `bridge BR [< PORT… >] [mtu M]`
     case bridge(InterfaceSyntax, ports: [InterfaceSyntax], mtu: Expr?, SourceRange)
     /// `dummy IF [mtu M]`
     case dummy(InterfaceSyntax, mtu: Expr?, SourceRange)
+    /// `vlan IF link PARENT id N [protocol P] [mtu M]`
+    case vlan(InterfaceSyntax, link: InterfaceSyntax, id: Expr, protocol: NameSyntax?, mtu: Expr?, SourceRange)
+    /// `macvlan IF link PARENT [mode M] [mtu M]`
+    case macvlan(InterfaceSyntax, link: InterfaceSyntax, mode: NameSyntax?, mtu: Expr?, SourceRange)
+    /// `ipvlan IF link PARENT [mode M] [mtu M]`
+    case ipvlan(InterfaceSyntax, link: InterfaceSyntax, mode: NameSyntax?, mtu: Expr?, SourceRange)
+    /// `vxlan IF id VNI [remote A | group A] [local A] [link DEV] [port P] [ttl T] [mtu M]`
+    case vxlan(InterfaceSyntax, VXLANSyntax, SourceRange)
+    /// `vrf VRF table T [< IF… >] [mtu M]`
+    case vrf(InterfaceSyntax, table: Expr, ports: [InterfaceSyntax], mtu: Expr?, SourceRange)
+    /// `tc IF OPTION…`
+    case tc(InterfaceSyntax, [OptionSyntax], SourceRange)
     /// `addr IF PREFIX [, PREFIX…]`
     case addr(InterfaceSyntax, [Expr], SourceRange)
     /// `up IF…` / `down IF…`
     case linkState([InterfaceSyntax], up: Bool, SourceRange)
     /// `mtu IF M`
     case mtu(InterfaceSyntax, Expr, SourceRange)
-    /// `route NS DEST [via GW] [dev IF] [metric K]`
-    case route(NameSyntax, RouteDestinationSyntax, via: Expr?, dev: InterfaceSyntax?, metric: Expr?, SourceRange)
+    /// `route NS DEST [via GW] [dev IF] [metric K] [table T]`
+    case route(NameSyntax, RouteDestinationSyntax, via: Expr?, dev: InterfaceSyntax?, metric: Expr?, table: Expr?, SourceRange)
     /// `forward NS`
     case forward(NameSyntax, SourceRange)
     /// `sysctl NS KEY = VALUE`
     case sysctl(NameSyntax, key: NameSyntax, value: NameSyntax, SourceRange)
     /// `ping NS ADDR [count K]`
     case ping(NameSyntax, Expr, count: Expr?, SourceRange)
-    /// `exec NS "command"`
-    case exec(NameSyntax, Expr, SourceRange)
+    /// `exec NS "command" [timeout D]`
+    case exec(NameSyntax, Expr, timeout: Expr?, SourceRange)
+    /// `daemon NS "command"`
+    case daemon(NameSyntax, Expr, SourceRange)
     /// `let x = EXPR`
     case `let`(String, nameRange: SourceRange, Expr, SourceRange)
     /// `for v in EXPR { … }`
@@ -169,9 +220,12 @@ public indirect enum Stmt: Hashable, Sendable {
 
     public var range: SourceRange {
         switch self {
-        case .ns(_, _, let r), .veth(_, _, _, let r), .bridge(_, _, _, let r), .dummy(_, _, let r),
-             .addr(_, _, let r), .linkState(_, _, let r), .mtu(_, _, let r), .route(_, _, _, _, _, let r),
-             .forward(_, let r), .sysctl(_, _, _, let r), .ping(_, _, _, let r), .exec(_, _, let r),
+        case .ns(_, _, let r), .veth(_, _, _, _, let r), .bridge(_, _, _, let r), .dummy(_, _, let r),
+             .vlan(_, _, _, _, _, let r), .macvlan(_, _, _, _, let r), .ipvlan(_, _, _, _, let r), .vxlan(_, _, let r),
+             .vrf(_, _, _, _, let r), .tc(_, _, let r),
+             .addr(_, _, let r), .linkState(_, _, let r), .mtu(_, _, let r), .route(_, _, _, _, _, _, let r),
+             .forward(_, let r), .sysctl(_, _, _, let r), .ping(_, _, _, let r), .exec(_, _, _, let r),
+             .daemon(_, _, let r),
              .let(_, _, _, let r), .for(_, _, _, _, let r), .if(_, _, _, let r), .def(_, _, _, _, let r),
              .call(_, _, _, let r):
             return r

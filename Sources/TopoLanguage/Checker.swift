@@ -90,26 +90,28 @@ public func namespaceNameProblem(_ name: String) -> String? {
     return nil
 }
 
-private struct Placement {
+struct Placement {
     var namespace: String
     var range: SourceRange  // the placed reference
 }
 
-private struct PendingBridge {
+struct PendingBridge {
     var bridge: LinkID
     var bridgeRef: InterfaceRef
     var ports: [InterfaceRef]
     var statement: SourceRange
+    /// A VRF's ports rather than a bridge's.
+    var isVRF = false
 }
 
-private struct PendingRoute {
+struct PendingRoute {
     var namespace: String
     var spec: RouteSpec
     var via: Located<IPAddress>?
     var statement: SourceRange
 }
 
-private struct Checker {
+struct Checker {
     /// The REPL's rule (LANGUAGE.md §10): a statement that sets an attribute already set (mtu,
     /// up/down, a sysctl, a route's gateway for one destination, traffic control) replaces the
     /// earlier setting instead of conflicting with it.
@@ -140,9 +142,20 @@ private struct Checker {
     var sysctls: [Topology.Sysctl] = []
     var sysctlOwner: [SysctlKey: (String, SourceRange)] = [:]
     var actions: [Topology.Action] = []
+    var daemons: [Topology.Daemon] = []
+    var daemonOwner: [DaemonKey: SourceRange] = [:]
+    /// Where the parts of a stacked link were written (its `link` value, its `id`), for the
+    /// rules that need the whole picture (CheckerLinks.swift).
+    var linkSyntax: [LinkID: LinkSyntax] = [:]
+    /// Where each interface's `burst` was written (checked against its mtu at the end).
+    var burstRange: [LinkID: SourceRange] = [:]
+    /// Ports per bridge so far (the kernel's limit is checked as they are added).
+    var portCount: [LinkID: Int] = [:]
 
-    struct AddressKey: Hashable { var namespace: String; var address: IPAddress }
-    struct RouteKey: Hashable { var namespace: String; var destination: IPPrefix; var metric: Int }
+    /// An address is unique per namespace and VRF (two VRFs may reuse one address space).
+    struct AddressKey: Hashable { var namespace: String; var vrf: String?; var address: IPAddress }
+    struct RouteKey: Hashable { var namespace: String; var destination: IPPrefix; var metric: Int; var table: UInt32? }
+    struct DaemonKey: Hashable { var namespace: String; var command: String }
     struct SysctlKey: Hashable { var namespace: String; var key: String }
 
     mutating func error(_ kind: Diagnostic.Kind, _ message: String, at range: SourceRange,
@@ -164,7 +177,7 @@ private struct Checker {
     func topology() -> Topology {
         Topology(namespaces: namespaces, interfaces: interfaces, addresses: addresses,
                  routes: routes.map { Topology.Route(namespace: $0.namespace, spec: $0.spec, range: $0.statement) },
-                 sysctls: sysctls, actions: actions)
+                 sysctls: sysctls, daemons: daemons, actions: actions)
     }
 
     // MARK: passes
@@ -177,7 +190,7 @@ private struct Checker {
             switch s.declaration {
             case .namespace: namespaceCount += 1
             case .veth: interfaceCount += 2
-            case .bridge, .dummy: interfaceCount += 1
+            case .bridge, .dummy, .vlan, .macvlan, .ipvlan, .vxlan, .vrf: interfaceCount += 1
             case .address(_, let prefixes): addressCount += prefixes.count
             default: break
             }
@@ -197,9 +210,10 @@ private struct Checker {
         }
         // Pass 2: interface declarations.
         var bridges: [PendingBridge] = []
+        var stacked: [PendingStacked] = []
         for s in statements {
             switch s.declaration {
-            case .veth(let a, let b, let mtu):
+            case .veth(let a, let b, let mtu, _):
                 let ia = declareInterface(a, kind: .veth, mtu: mtu, statement: s.range)
                 let ib = declareInterface(b, kind: .veth, mtu: mtu, statement: s.range)
                 if let ia, let ib {
@@ -217,18 +231,27 @@ private struct Checker {
                 }
             case .dummy(let ref, let mtu):
                 _ = declareInterface(ref, kind: .dummy, mtu: mtu, statement: s.range)
+            case .vrf(let ref, let table, let ports, let mtu):
+                if let id = declareVRF(ref, table: table, mtu: mtu, statement: s.range) {
+                    bridges.append(PendingBridge(bridge: id, bridgeRef: ref, ports: ports, statement: s.range, isVRF: true))
+                }
+            case .vlan, .macvlan, .ipvlan, .vxlan:
+                if let p = PendingStacked(s) { stacked.append(p) }
             default:
                 break
             }
         }
+        // Pass 2b: stacked links and tunnels, parents first (their namespace defaults to the parent's).
+        if !stacked.isEmpty { declareStacked(stacked) }
         // Pass 3: placements must match a declaration.
         checkPlacements(statements)
-        // Pass 4: bridge ports.
+        // Pass 4: bridge and VRF ports.
         for b in bridges { attachPorts(b) }
         // Pass 5: everything else, in script order.
         for s in statements { checkOther(s) }
         // Pass 6: checks that need the whole picture.
         finalChecks()
+        checkLinks()
     }
 
     // MARK: namespaces
@@ -293,7 +316,7 @@ private struct Checker {
 
     /// Declares (or re-declares) an interface; returns its id, or nil when it cannot exist.
     mutating func declareInterface(_ ref: InterfaceRef, kind: Topology.InterfaceKind, mtu: Located<Int>?,
-                                   statement: SourceRange) -> LinkID? {
+                                   statement: SourceRange, defaultNamespace: String = hostNamespace) -> LinkID? {
         let name = ref.name.value
         if name == "lo" {
             error(.reservedName, "`lo` is the loopback interface every namespace has; it cannot be declared",
@@ -316,15 +339,17 @@ private struct Checker {
                 }
             }
         } else {
-            ns = placements[name]?.namespace ?? hostNamespace
+            ns = placements[name]?.namespace ?? defaultNamespace
         }
         if let m = mtu { checkMTUValue(m) }
         let id = LinkID(ns, name)
         if let i = ifIndex[id] {
             let existing = interfaces[i]
             if existing.kind != kind {
-                error(.conflict, "`\(id)` is already declared as a \(existing.kind.rawValue)", at: ref.range,
-                      notes: [.init("first declared here", at: existing.range)])
+                let what = existing.kind == .external ? "used as an existing interface of the machine (not declared)"
+                    : "declared as a \(existing.kind.rawValue)"
+                error(.conflict, "`\(id)` is already \(what)", at: ref.range,
+                      notes: [.init(existing.kind == .external ? "first used here" : "first declared here", at: existing.range)])
                 return nil
             }
             if let m = mtu {
@@ -469,36 +494,66 @@ private struct Checker {
 
     mutating func attachPorts(_ b: PendingBridge) {
         let ns = b.bridge.namespace
-        let owner = "bridge `\(b.bridge.name)`"
+        let noun = b.isVRF ? "vrf" : "bridge"
+        let owner = "\(noun) `\(b.bridge.name)`"
         for port in b.ports {
-            guard let id = resolve(port, in: ns, role: "port", owner: owner, excludeBridges: true) else { continue }
+            guard let id = resolve(port, in: ns, role: "port", owner: owner, excludeBridges: !b.isVRF) else { continue }
             guard let i = ifIndex[id] else { continue }
             if id == b.bridge {
-                error(.selfReference, "bridge `\(b.bridge.name)` cannot be its own port", at: port.range)
+                error(.selfReference, "\(noun) `\(b.bridge.name)` cannot be its own port", at: port.range)
                 continue
             }
             switch interfaces[i].kind {
-            case .bridge:
+            case .bridge where !b.isVRF:
                 error(.invalidValue, "bridge `\(id.name)` cannot be a port of bridge `\(b.bridge.name)`", at: port.range,
                       help: "the kernel does not enslave a bridge to another bridge; join them with a veth pair")
                 continue
             case .loopback:
-                error(.invalidValue, "`lo` cannot be a bridge port", at: port.range)
+                error(.invalidValue, "`lo` cannot be a \(noun) port", at: port.range)
+                continue
+            case .vrf:
+                error(.invalidValue, "vrf `\(id.name)` cannot be a port of \(owner)", at: port.range,
+                      help: "the kernel does not enslave a VRF device to anything")
+                continue
+            case .ipvlan where !b.isVRF:
+                error(.invalidValue, "ipvlan `\(id.name)` cannot be a bridge port", at: port.range,
+                      help: "the kernel refuses to bridge an ipvlan; use a macvlan or a veth pair")
+                continue
+            case .external:
+                error(.unmodifiable, "`\(id)` is not declared by this script and topo never changes it", at: port.range,
+                      help: "make a port of an interface the script declares")
                 continue
             default: break
             }
             if let old = interfaces[i].master {
                 if old != b.bridge.name {
-                    error(.conflict, "`\(id.name)` is already a port of bridge `\(old)`", at: port.range,
+                    let oldIsVRF = ifIndex[LinkID(ns, old)].map { interfaces[$0].kind == .vrf } ?? false
+                    error(.conflict, "`\(id.name)` is already a port of \(oldIsVRF ? "vrf" : "bridge") `\(old)`", at: port.range,
                           help: "an interface can have only one master",
                           notes: [.init("made a port here", at: interfaces[i].masterRange ?? interfaces[i].range)])
                 }
             } else {
                 interfaces[i].master = b.bridge.name
                 interfaces[i].masterRange = b.statement
+                if !b.isVRF {
+                    let n = portCount[b.bridge, default: 0] + 1
+                    portCount[b.bridge] = n
+                    if n == Checker.maxBridgePorts + 1, let bi = ifIndex[b.bridge] {
+                        diagnostics.append(.warning(
+                            .tooManyPorts,
+                            "bridge `\(b.bridge)` gets its \(n)th port here; the kernel takes at most \(Checker.maxBridgePorts) ports per bridge",
+                            at: port.range,
+                            help: "the kernel refuses more with \"Exchange full\"; spread the ports over several bridges",
+                            notes: [.init("bridge declared here", at: interfaces[bi].range)]))
+                    }
+                }
             }
         }
     }
+
+    /// The most ports a Linux bridge takes (port numbers 1…1023: BR_MAX_PORTS is 1024 and
+    /// number 0 is reserved; the 1024th `ip link set … master` fails with EXFULL, measured).
+    static let maxBridgePorts = 1023
 
     // MARK: other statements
 
@@ -510,16 +565,39 @@ private struct Checker {
 
     mutating func checkOther(_ s: Statement) {
         switch s.declaration {
-        case .namespace, .veth, .bridge, .dummy:
+        case .namespace, .bridge, .dummy, .vlan, .macvlan, .ipvlan, .vxlan, .vrf:
             break
+        case .veth(let a, let b, _, let options):
+            guard !options.isEmpty, let shaping = buildShaping(options) else { return }
+            // The ends were declared in pass 2; they resolve to themselves (or failed there).
+            for end in [a, b] {
+                let id = LinkID(end.namespace?.value ?? placements[end.name.value]?.namespace ?? hostNamespace, end.name.value)
+                if ifIndex[id] != nil { setShaping(id, shaping, ref: end, options: options, statement: s.range) }
+            }
+        case .tc(let ref, let options):
+            let shaping = buildShaping(options)
+            guard let id = resolve(ref, statement: s.range), let shaping else { return }
+            if let i = ifIndex[id], interfaces[i].kind == .external {
+                error(.unmodifiable, "`\(id)` is not declared by this script and topo never changes it", at: ref.range,
+                      help: "shape an interface the script declares (a macvlan or vlan on it, for example)")
+                return
+            }
+            if id == LinkID(hostNamespace, "lo") {
+                error(.invalidValue, "topo does not shape `host:lo`: it would slow every local connection of this machine",
+                      at: ref.range, help: "shape `lo` of a namespace the script declares, such as `\(namespaces.first?.name ?? "ns0"):lo`")
+                return
+            }
+            setShaping(id, shaping, ref: ref, options: options, statement: s.range)
+        case .daemon(let ns, let command):
+            checkDaemon(ns, command, statement: s.range)
         case .address(let ref, let prefixes):
             var valid: [Located<IPPrefix>] = []
             for p in prefixes where checkAddressPrefix(p) { valid.append(p) }
-            guard let id = resolve(ref, statement: s.range) else { return }
+            guard let id = resolve(ref, statement: s.range), modifiable(id, ref, "an address") else { return }
             for p in valid { addAddress(id, p, statement: s.range) }
         case .linkState(let refs, let up):
             for ref in refs {
-                guard let id = resolve(ref, statement: s.range), let i = ifIndex[id] else { continue }
+                guard let id = resolve(ref, statement: s.range), let i = ifIndex[id], modifiable(id, ref, "its state") else { continue }
                 if let r = interfaces[i].stateRange, !latestWins {
                     if interfaces[i].up != up {
                         error(.conflict, "`\(id)` is already declared \(up ? "down" : "up")", at: ref.range,
@@ -532,7 +610,7 @@ private struct Checker {
             }
         case .mtu(let ref, let m):
             checkMTUValue(m)
-            guard let id = resolve(ref, statement: s.range), let i = ifIndex[id] else { return }
+            guard let id = resolve(ref, statement: s.range), let i = ifIndex[id], modifiable(id, ref, "an mtu") else { return }
             if let old = interfaces[i].mtu, !latestWins {
                 if old != m.value {
                     error(.conflict, "`\(id)` already has mtu \(old)", at: m.range,
@@ -543,8 +621,8 @@ private struct Checker {
                 interfaces[i].mtuRange = s.range
                 mtuValueRange[id] = m.range
             }
-        case .route(let nsName, let destination, let via, let dev, let metric):
-            checkRoute(nsName, destination, via, dev, metric, statement: s.range)
+        case .route(let nsName, let destination, let via, let dev, let metric, let table):
+            checkRoute(nsName, destination, via, dev, metric, table, statement: s.range)
         case .forward(let ns):
             guard checkNamespace(ns) else { return }
             addSysctl(ns.value, "net.ipv4.ip_forward", "1", at: ns.range, statement: s.range)
@@ -576,14 +654,20 @@ private struct Checker {
                 actions.append(.init(namespace: ns.value, kind: .ping(address: address.value, count: count?.value ?? 1),
                                      range: s.range))
             }
-        case .exec(let ns, let command):
+        case .exec(let ns, let command, let timeout):
             let nsOK = checkNamespace(ns)
+            var ok = true
+            if let t = timeout, t.value <= 0 {
+                error(.invalidValue, "a timeout must be longer than 0", at: t.range, help: "the default is 60s")
+                ok = false
+            }
             if command.value.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\n" }) {
                 error(.invalidValue, "an exec command cannot be empty", at: command.range)
             } else if command.value.utf8.contains(0) {
                 error(.invalidValue, "an exec command cannot contain a NUL byte", at: command.range)
-            } else if nsOK {
-                actions.append(.init(namespace: ns.value, kind: .exec(command: command.value, timeout: nil), range: s.range))
+            } else if nsOK && ok {
+                let seconds = timeout.map { Double($0.value) / 1e9 }
+                actions.append(.init(namespace: ns.value, kind: .exec(command: command.value, timeout: seconds), range: s.range))
             }
         }
     }
@@ -618,8 +702,19 @@ private struct Checker {
         return true
     }
 
+    /// The VRF an interface routes in: its master, or its bridge's master, when that is a VRF.
+    func vrfOf(_ id: LinkID) -> String? {
+        var cur = id
+        for _ in 0..<2 {
+            guard let i = ifIndex[cur], let m = interfaces[i].master, let mi = ifIndex[LinkID(id.namespace, m)] else { return nil }
+            if interfaces[mi].kind == .vrf { return m }
+            cur = LinkID(id.namespace, m)
+        }
+        return nil
+    }
+
     mutating func addAddress(_ id: LinkID, _ p: Located<IPPrefix>, statement: SourceRange) {
-        let key = AddressKey(namespace: id.namespace, address: p.value.address)
+        let key = AddressKey(namespace: id.namespace, vrf: vrfOf(id), address: p.value.address)
         if let first = addressOwner[key] {
             let owner = addresses[first].interface, prefix = addresses[first].prefix, range = addressValueRanges[first]
             if owner == id && prefix == p.value { return }  // identical repeat
@@ -627,8 +722,9 @@ private struct Checker {
                 error(.conflict, "`\(p.value.address)` is already on `\(id)` as `\(prefix)`", at: p.range,
                       notes: [.init("first added here", at: range)])
             } else {
-                error(.conflict, "address `\(p.value.address)` is already on `\(owner)` in namespace `\(id.namespace)`",
-                      at: p.range, help: "an address can be on only one interface of a namespace",
+                let scope = key.vrf.map { "vrf `\($0)` of namespace `\(id.namespace)`" } ?? "namespace `\(id.namespace)`"
+                error(.conflict, "address `\(p.value.address)` is already on `\(owner)` in \(scope)",
+                      at: p.range, help: "an address can be on only one interface of a namespace (or of a vrf)",
                       notes: [.init("first added here", at: range)])
             }
             return
@@ -640,7 +736,7 @@ private struct Checker {
 
     mutating func checkRoute(_ nsName: Located<String>, _ destination: Located<RouteDestination>,
                              _ via: Located<IPAddress>?, _ dev: InterfaceRef?, _ metric: Located<Int>?,
-                             statement: SourceRange) {
+                             _ table: Located<Int>?, statement: SourceRange) {
         var ok = checkNamespace(nsName)
         let ns = nsName.value
         var dest: IPPrefix
@@ -678,6 +774,7 @@ private struct Checker {
             error(.invalidValue, "metric \(m.value) is out of range", at: m.range, help: "a metric must be between 0 and 4294967295")
             ok = false
         }
+        if let t = table, !checkRouteTable(t) { ok = false }
         var device: String?
         if let dev, ok || nsIndex[ns] != nil || ns == hostNamespace {
             if let id = resolve(dev, in: ns, role: "device", owner: "the route", excludeBridges: false) {
@@ -687,8 +784,9 @@ private struct Checker {
             }
         }
         guard ok else { return }
-        let spec = RouteSpec(destination: dest, gateway: via?.value, device: device, metric: metric?.value)
-        let key = RouteKey(namespace: ns, destination: dest, metric: metric?.value ?? 0)
+        let spec = RouteSpec(destination: dest, gateway: via?.value, device: device, metric: metric?.value,
+                             table: table.map { UInt32($0.value) })
+        let key = RouteKey(namespace: ns, destination: dest, metric: metric?.value ?? 0, table: spec.table)
         if let (first, range) = routeOwner[key] {
             if latestWins, first != spec, let k = routes.firstIndex(where: { $0.namespace == ns && $0.spec == first }) {
                 routes[k] = PendingRoute(namespace: ns, spec: spec, via: via, statement: statement)
@@ -696,7 +794,8 @@ private struct Checker {
                 return
             }
             if first != spec {
-                error(.conflict, "a route to `\(dest)` with metric \(metric?.value ?? 0) is already declared in `\(ns)`",
+                let inTable = spec.table.map { " of table \($0)" } ?? ""
+                error(.conflict, "a route to `\(dest)` with metric \(metric?.value ?? 0) is already declared in `\(ns)`\(inTable)",
                       at: destination.range, help: "give one of them another `metric`",
                       notes: [.init("first declared here", at: range)])
             }

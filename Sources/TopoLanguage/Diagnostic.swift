@@ -17,6 +17,8 @@ public struct Diagnostic: Hashable, Sendable, Error {
         case unknownInterface, ambiguousInterface, unknownNamespace, invalidName
         case conflict, placementConflict, reservedName, portNamespace, invalidPrefix
         case unreachableGateway, familyMismatch, invalidSysctl, invalidValue, selfReference
+        // quantities, shaping, link kinds
+        case invalidQuantity, ambiguousUnit, missingOption, cycle, unmodifiable, tooManyPorts, duplicate
         // other
         case stepLimit
         case io, other

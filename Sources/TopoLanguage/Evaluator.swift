@@ -180,8 +180,34 @@ public final class Evaluator {
             let ifs = try placed.map { try iface($0, scope) }
             let ns = try names.map { try name($0, scope) }
             for n in ns { try emit(.namespace(n, placed: ifs), r) }
-        case .veth(let a, let b, let mtu, let r):
-            try emit(.veth(try iface(a, scope), try iface(b, scope), mtu: try mtu.map { try int($0, scope, "MTU") }), r)
+        case .veth(let a, let b, let mtu, let options, let r):
+            try emit(.veth(try iface(a, scope), try iface(b, scope), mtu: try mtu.map { try int($0, scope, "MTU") },
+                           shaping: try shaping(options, scope)), r)
+        case .vlan(let i, let link, let id, let proto, let mtu, let r):
+            try emit(.vlan(try iface(i, scope), link: try iface(link, scope), id: try int(id, scope, "vlan id"),
+                           protocol: try proto.map { try name($0, scope) }, mtu: try mtu.map { try int($0, scope, "MTU") }), r)
+        case .macvlan(let i, let link, let mode, let mtu, let r):
+            try emit(.macvlan(try iface(i, scope), link: try iface(link, scope), mode: try mode.map { try name($0, scope) },
+                              mtu: try mtu.map { try int($0, scope, "MTU") }), r)
+        case .ipvlan(let i, let link, let mode, let mtu, let r):
+            try emit(.ipvlan(try iface(i, scope), link: try iface(link, scope), mode: try mode.map { try name($0, scope) },
+                             mtu: try mtu.map { try int($0, scope, "MTU") }), r)
+        case .vxlan(let i, let x, let r):
+            let d = VXLANDeclaration(
+                id: try int(x.id, scope, "VNI"),
+                remote: try x.remote.map { try address($0, scope, "remote") },
+                group: try x.group.map { try address($0, scope, "group") },
+                local: try x.local.map { try address($0, scope, "local address") },
+                link: try x.link.map { try iface($0, scope) },
+                port: try x.port.map { try int($0, scope, "port") },
+                ttl: try x.ttl.map { try int($0, scope, "ttl") },
+                mtu: try x.mtu.map { try int($0, scope, "MTU") })
+            try emit(.vxlan(try iface(i, scope), d), r)
+        case .vrf(let i, let table, let ports, let mtu, let r):
+            try emit(.vrf(try iface(i, scope), table: try int(table, scope, "table"), ports: try ports.map { try iface($0, scope) },
+                          mtu: try mtu.map { try int($0, scope, "MTU") }), r)
+        case .tc(let i, let options, let r):
+            try emit(.tc(try iface(i, scope), try shaping(options, scope)), r)
         case .bridge(let br, let ports, let mtu, let r):
             try emit(.bridge(try iface(br, scope), ports: try ports.map { try iface($0, scope) },
                              mtu: try mtu.map { try int($0, scope, "MTU") }), r)
@@ -193,7 +219,7 @@ public final class Evaluator {
             try emit(.linkState(try list.map { try iface($0, scope) }, up: up), r)
         case .mtu(let i, let m, let r):
             try emit(.mtu(try iface(i, scope), try int(m, scope, "MTU")), r)
-        case .route(let ns, let dest, let via, let dev, let metric, let r):
+        case .route(let ns, let dest, let via, let dev, let metric, let table, let r):
             let n = try name(ns, scope)
             let d: Located<RouteDestination>
             switch dest {
@@ -209,7 +235,8 @@ public final class Evaluator {
             }
             try emit(.route(namespace: n, destination: d, via: try via.map { try address($0, scope, "gateway") },
                             dev: try dev.map { try iface($0, scope) },
-                            metric: try metric.map { try int($0, scope, "metric") }), r)
+                            metric: try metric.map { try int($0, scope, "metric") },
+                            table: try table.map { try int($0, scope, "table") }), r)
         case .forward(let ns, let r):
             try emit(.forward(try name(ns, scope)), r)
         case .sysctl(let ns, let key, let value, let r):
@@ -217,14 +244,23 @@ public final class Evaluator {
         case .ping(let ns, let a, let count, let r):
             try emit(.ping(namespace: try name(ns, scope), address: try address(a, scope, "address to ping"),
                            count: try count.map { try int($0, scope, "count") }), r)
-        case .exec(let ns, let c, let r):
+        case .exec(let ns, let c, let timeout, let r):
             let n = try name(ns, scope)
             let v = try eval(c, scope)
             guard case .string(let cmd) = v else {
                 throw err(.typeMismatch, "expected a command string, found \(v.typeName) `\(v)`", at: c.range,
                           help: "quote the command: exec NS \"ip addr\"")
             }
-            try emit(.exec(namespace: n, command: Located(cmd, at: c.range)), r)
+            try emit(.exec(namespace: n, command: Located(cmd, at: c.range),
+                           timeout: try timeout.map { try quantity($0, scope, .duration, "timeout") }), r)
+        case .daemon(let ns, let c, let r):
+            let n = try name(ns, scope)
+            let v = try eval(c, scope)
+            guard case .string(let cmd) = v else {
+                throw err(.typeMismatch, "expected a command string, found \(v.typeName) `\(v)`", at: c.range,
+                          help: "quote the command: daemon NS \"iperf3 -s\"")
+            }
+            try emit(.daemon(namespace: n, command: Located(cmd, at: c.range)), r)
         case .let(let n, _, let e, _):
             scope.bindings[n] = .value(try eval(e, scope))
         case .for(let v, _, let seqExpr, let body, _):
@@ -363,6 +399,53 @@ public final class Evaluator {
         throw err(.typeMismatch, "expected an address as the \(what), found \(v.typeName) `\(v)`", at: e.range)
     }
 
+    /// Shaping options, each value in its key's unit.
+    func shaping(_ options: [OptionSyntax], _ scope: Scope) throws -> [ShapingOption] {
+        try options.map { o in
+            if let d = o.key.dimension {
+                return ShapingOption(o.key, try quantity(o.value, scope, d, o.key.rawValue), keyRange: o.keyRange)
+            }
+            let n = try int(o.value, scope, "queue length in packets for `\(o.key.rawValue)`")
+            return ShapingOption(o.key, Located(Int64(n.value), at: n.range), keyRange: o.keyRange)
+        }
+    }
+
+    /// A quantity of dimension `d`, as its value in the dimension's fixed unit.
+    func quantity(_ e: Expr, _ scope: Scope, _ d: Quantity.Dimension, _ what: String) throws -> Located<Int64> {
+        let v = try eval(e, scope)
+        switch v {
+        case .quantity(let q) where q.dimension == d:
+            return Located(q.value, at: e.range)
+        case .quantity(let q):
+            var help: String? = nil
+            if d == .size && q.dimension == .rate {
+                help = "a size counts bytes: \(Quantity.unitList(.size)) (tc's `kbit` as a size is 128 bytes, not a rate)"
+            } else if d == .rate && q.dimension == .size {
+                help = "a rate is per second: \(Quantity.unitList(.rate))"
+            }
+            throw err(.typeMismatch, "expected \(d.example) for `\(what)`, found \(q.dimension.rawValue) `\(q)`",
+                      at: e.range, help: help)
+        case .int(let n):
+            let unit: String
+            switch d {
+            case .duration: unit = what == "timeout" ? "s" : "ms"
+            case .percentage: unit = "%"
+            case .rate: unit = "mbit"
+            case .size: unit = "b"
+            }
+            throw err(.typeMismatch, "expected \(d.example) for `\(what)`, found integer `\(n)`", at: e.range,
+                      help: "add a unit: `\(n)\(unit)`")
+        case .string(let s):
+            if case .failure(let f)? = Quantity.parse(s) {
+                let (m, h) = Quantity.message(f, in: s)
+                throw err(.invalidQuantity, m, at: e.range, help: h)
+            }
+            throw err(.typeMismatch, "expected \(d.example) for `\(what)`, found string `\(v)`", at: e.range)
+        default:
+            throw err(.typeMismatch, "expected \(d.example) for `\(what)`, found \(v.typeName) `\(v)`", at: e.range)
+        }
+    }
+
     // MARK: expressions
 
     /// The value of an unquoted interpolated word: a prefix, address or integer when its text
@@ -370,12 +453,20 @@ public final class Evaluator {
     func classify(_ t: String, _ r: SourceRange) throws -> Value {
         if let p = IPPrefix(t) { return .prefix(p) }
         if let a = IPAddress(t) { return .address(a) }
+        // `{d}ms`, `{p}%`: a quantity when the unit is known (a bad unit is reported where a
+        // quantity is expected; elsewhere the word stays text).
+        if case .success(let q)? = Quantity.parse(t) {
+            if let w = Quantity.bytesPerSecondWarning(t) {
+                diagnostics.append(.warning(.ambiguousUnit, w.message, at: r, help: w.help))
+            }
+            return .quantity(q)
+        }
         if let f = t.utf8.first, f >= 48, f <= 57 {
             if t.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
                 guard let n = Int(t) else { throw err(.overflow, "integer `\(t)` does not fit in 64 bits", at: r) }
                 return .int(n)
             }
-            if t.utf8.contains(UInt8(ascii: ".")) || t.utf8.contains(UInt8(ascii: "/")) {
+            if !Quantity.looksLikeQuantity(t) && (t.utf8.contains(UInt8(ascii: ".")) || t.utf8.contains(UInt8(ascii: "/"))) {
                 throw err(.invalidAddress, "`\(t)` is not a valid address or prefix", at: r)
             }
         }
@@ -388,6 +479,7 @@ public final class Evaluator {
         case .bool(let b, _): return .bool(b)
         case .address(let a, _): return .address(a)
         case .prefix(let p, _): return .prefix(p)
+        case .quantity(let q, _): return .quantity(q)
         case .string(let parts, let r):
             let s = try text(parts, scope)
             if s.utf8.count > limits.maxStringLength {
@@ -430,6 +522,10 @@ public final class Evaluator {
                 if o { throw err(.overflow, "integer overflow: `-(\(n))` does not fit in 64 bits", at: r) }
                 return .int(m)
             case (.not, .bool(let b)): return .bool(!b)
+            case (.negate, .quantity(let q)):
+                let (m, o) = (0 as Int64).subtractingReportingOverflow(q.value)
+                if o { throw err(.overflow, "`-(\(q))` does not fit in 64 bits", at: r) }
+                return .quantity(q.with(m))
             default:
                 throw err(.typeMismatch, "`\(op.rawValue)` cannot be applied to a \(v.typeName)", at: r)
             }
@@ -502,6 +598,24 @@ public final class Evaluator {
                     throw err(.overflow, "`\(y) + \(x)` leaves the address range", at: r)
                 }
                 return .address(res)
+            case (.quantity(let x), .quantity(let y)) where (op == .add || op == .sub) && x.dimension == y.dimension:
+                let (v, o) = op == .add ? x.value.addingReportingOverflow(y.value) : x.value.subtractingReportingOverflow(y.value)
+                if o { throw overflow() }
+                return .quantity(x.with(v))
+            case (.quantity(let x), .int(let y)) where op == .mul, (.int(let y), .quantity(let x)) where op == .mul:
+                let (v, o) = x.value.multipliedReportingOverflow(by: Int64(y))
+                if o { throw overflow() }
+                return .quantity(x.with(v))
+            case (.quantity(let x), .int(let y)) where op == .div:
+                if y == 0 { throw err(.divisionByZero, "division by zero", at: r) }
+                let step: Int64 = x.dimension == .duration ? 1000 : 1
+                let (q, o) = x.value.dividedReportingOverflow(by: Int64(y))
+                if o { throw overflow() }
+                if x.value % Int64(y) != 0 || q % step != 0 {
+                    throw err(.invalidQuantity, "`\(x) / \(y)` is not exact", at: r,
+                              help: x.dimension == .duration ? "durations are kept to the microsecond" : "divide a value that is a multiple of \(y)")
+                }
+                return .quantity(x.with(q))
             case (.string(let x), .string(let y)) where op == .add:
                 if x.utf8.count + y.utf8.count > limits.maxStringLength {
                     throw err(.invalidArgument, "string longer than \(limits.maxStringLength) bytes", at: r)
@@ -521,6 +635,8 @@ public final class Evaluator {
             case (.int(let x), .int(let y)): c = x < y ? -1 : (x == y ? 0 : 1)
             case (.string(let x), .string(let y)): c = x < y ? -1 : (x == y ? 0 : 1)
             case (.address(let x), .address(let y)) where x.family == y.family: c = x < y ? -1 : (x == y ? 0 : 1)
+            case (.quantity(let x), .quantity(let y)) where x.dimension == y.dimension:
+                c = x.value < y.value ? -1 : (x.value == y.value ? 0 : 1)
             default: throw mismatch()
             }
             switch op {

@@ -253,6 +253,14 @@ public struct Lexer {
                 pos += 1
                 continue
             }
+            // A percentage: `0.5%`, `{p}%`. The `%` ends the word; it stays the remainder
+            // operator when a name, a number, `{` or `(` follows it (`10%3`, `{a}%{b}`).
+            if c == UInt8(ascii: "%") && !v6 && !sawSlash && (Lexer.isDigit(first) || !parts.isEmpty)
+                && (Lexer.isDigit(bytes[pos - 1]) || bytes[pos - 1] == UInt8(ascii: "}"))
+                && !(Lexer.isNameChar(n) || n == UInt8(ascii: "{") || n == UInt8(ascii: "(")) {
+                pos += 1
+                break
+            }
             break
         }
         let r = range(start, pos)
@@ -283,6 +291,10 @@ public struct Lexer {
             return Token(.int(v), r, spaceBefore: spaceBefore)
         }
         let text = String(decoding: slice, as: UTF8.self)
+        // A number with a unit (`10ms`, `0.5%`, `10mbit`); the parser checks the unit.
+        if Lexer.isDigit(first) && !v6 && !sawSlash && Quantity.looksLikeQuantity(text) {
+            return Token(.quantity(text), r, spaceBefore: spaceBefore)
+        }
         if v6 {
             if sawSlash, let p = IPPrefix(text) { return Token(.prefix(p), r, spaceBefore: spaceBefore) }
             if !sawSlash, let a = IPAddress(text) { return Token(.address(a), r, spaceBefore: spaceBefore) }

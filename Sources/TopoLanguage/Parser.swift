@@ -17,8 +17,9 @@ public func parseScript(_ file: SourceFile) -> ParseResult {
 }
 
 /// The statement keywords (reserved only at the start of a statement).
-let statementKeywords = ["ns", "veth", "bridge", "dummy", "addr", "up", "down", "mtu", "route",
-                         "forward", "sysctl", "ping", "exec", "let", "for", "if", "def"]
+let statementKeywords = ["ns", "veth", "bridge", "dummy", "vlan", "macvlan", "ipvlan", "vxlan", "vrf", "tc",
+                         "addr", "up", "down", "mtu", "route", "forward", "sysctl", "ping", "exec", "daemon",
+                         "let", "for", "if", "def"]
 
 /// Thrown after a diagnostic has been recorded; the statement loop recovers.
 struct ParseError: Error {}
@@ -165,8 +166,9 @@ final class Parser {
         }
     }
 
-    // stmt -> ns-stmt | veth-stmt | bridge-stmt | dummy-stmt | addr-stmt | state-stmt | mtu-stmt
-    //       | route-stmt | forward-stmt | sysctl-stmt | ping-stmt | exec-stmt
+    // stmt -> ns-stmt | veth-stmt | bridge-stmt | dummy-stmt | vlan-stmt | macvlan-stmt | ipvlan-stmt
+    //       | vxlan-stmt | vrf-stmt | tc-stmt | addr-stmt | state-stmt | mtu-stmt
+    //       | route-stmt | forward-stmt | sysctl-stmt | ping-stmt | exec-stmt | daemon-stmt
     //       | let-stmt | for-stmt | if-stmt | def-stmt | call-stmt
     func parseStatement() throws -> Stmt {
         let start = tok.range
@@ -180,6 +182,12 @@ final class Parser {
         case "veth": return try parseVeth()
         case "bridge": return try parseBridge()
         case "dummy": return try parseDummy()
+        case "vlan": return try parseVlan()
+        case "macvlan", "ipvlan": return try parseMacvlan(ipvlan: kw == "ipvlan")
+        case "vxlan": return try parseVxlan()
+        case "vrf": return try parseVrf()
+        case "tc": return try parseTC()
+        case "daemon": return try parseDaemon()
         case "addr": return try parseAddr()
         case "up", "down": return try parseLinkState(up: kw == "up")
         case "mtu": return try parseMtu()
@@ -274,7 +282,49 @@ final class Parser {
         return value
     }
 
-    // veth-stmt -> "veth" iface "<->" iface attr
+    /// Parses `KEY value` clauses up to the end of the statement, each key at most once:
+    /// `body` parses the value of the key it is given (the key already consumed). An unknown
+    /// word gets a did-you-mean among `keys`; `angle`, when given, also accepts a `< … >` list.
+    func parseClauses(_ keys: [String], angle: (() throws -> Void)? = nil,
+                      _ body: (String, SourceRange) throws -> Void) throws {
+        var seen: Set<String> = []
+        var previous: String?
+        while !atStatementEnd {
+            if tok.kind == .lt, let angle {
+                if seen.contains("<") { throw fail(.unexpectedToken, "a second `<` list", at: tok.range) }
+                seen.insert("<")
+                try angle()
+                previous = "<"
+                continue
+            }
+            guard case .name(let k) = tok.kind, keys.contains(k) else {
+                let list = keys.map { "`\($0)`" }.joined(separator: ", ")
+                var help: String? = nil
+                if case .name(let a) = tok.kind {
+                    if let s = suggestion(for: a, among: keys) { help = "did you mean `\(s)`?" }
+                } else if previous == "delay", tok.kind != .invalid {
+                    help = "write the jitter as `jitter \(file.text(of: tok.range))`"
+                }
+                throw expected("\(list) or end of statement", help: help)
+            }
+            if seen.contains(k) { throw fail(.unexpectedToken, "`\(k)` given twice", at: tok.range) }
+            seen.insert(k)
+            let keyRange = tok.range
+            advance()
+            if atStatementEnd { throw expected("a value after `\(k)`") }
+            try body(k, keyRange)
+            previous = k
+        }
+    }
+
+    static let shapingKeys = ShapingKey.allCases.map(\.rawValue)
+
+    /// One shaping option's value (the key already read).
+    func shapingOption(_ k: String, _ keyRange: SourceRange) throws -> OptionSyntax {
+        OptionSyntax(key: ShapingKey(rawValue: k)!, keyRange: keyRange, value: try parseExpr())
+    }
+
+    // veth-stmt -> "veth" iface "<->" iface { "mtu" expr | tc-option }
     func parseVeth() throws -> Stmt {
         let start = tok.range
         advance()
@@ -284,7 +334,126 @@ final class Parser {
         }
         advance()
         let b = try parseInterface("an interface name after `<->`")
-        return .veth(a, b, mtu: try parseAttribute("mtu"), span(start))
+        var mtu: Expr?
+        var shaping: [OptionSyntax] = []
+        try parseClauses(["mtu"] + Parser.shapingKeys) { k, r in
+            if k == "mtu" { mtu = try parseExpr() } else { shaping.append(try shapingOption(k, r)) }
+        }
+        return .veth(a, b, mtu: mtu, shaping: shaping, span(start))
+    }
+
+    // tc-stmt -> "tc" iface tc-option { tc-option }
+    // tc-option -> ( "delay" | "jitter" | "loss" | "duplicate" | "reorder" | "corrupt" | "rate" | "burst" | "limit" ) expr
+    func parseTC() throws -> Stmt {
+        let start = tok.range
+        advance()
+        let i = try parseInterface()
+        if atStatementEnd { throw expected("a tc option like `delay 10ms`, `loss 1%` or `rate 10mbit`") }
+        var options: [OptionSyntax] = []
+        try parseClauses(Parser.shapingKeys) { k, r in options.append(try shapingOption(k, r)) }
+        return .tc(i, options, span(start))
+    }
+
+    /// A word where a fixed keyword value stands (`protocol 802.1q`, `mode bridge`): a name,
+    /// a string, an interpolated word, or the text of a number with a unit.
+    func parseWordValue(_ what: String) throws -> NameSyntax {
+        if case .quantity(let text) = tok.kind {
+            let r = tok.range
+            advance()
+            return .literal(text, r)
+        }
+        return try parseName(what)
+    }
+
+    // vlan-stmt -> "vlan" iface { "link" iface | "id" expr | "protocol" word | "mtu" expr }
+    //              ("link" and "id" required)
+    func parseVlan() throws -> Stmt {
+        let start = tok.range
+        advance()
+        let i = try parseInterface()
+        var link: InterfaceSyntax?, id: Expr?, proto: NameSyntax?, mtu: Expr?
+        try parseClauses(["link", "id", "protocol", "mtu"]) { k, _ in
+            switch k {
+            case "link": link = try parseInterface("the parent interface")
+            case "id": id = try parseExpr()
+            case "protocol": proto = try parseWordValue("`802.1q` or `802.1ad`")
+            default: mtu = try parseExpr()
+            }
+        }
+        guard let link else { throw expected("`link PARENT` (the interface the vlan is on)") }
+        guard let id else { throw expected("`id N` (the vlan id, 1 to 4094)") }
+        return .vlan(i, link: link, id: id, protocol: proto, mtu: mtu, span(start))
+    }
+
+    // macvlan-stmt -> "macvlan" iface { "link" iface | "mode" name | "mtu" expr }   ("link" required)
+    // ipvlan-stmt  -> "ipvlan" iface { "link" iface | "mode" name | "mtu" expr }    ("link" required)
+    func parseMacvlan(ipvlan: Bool) throws -> Stmt {
+        let start = tok.range
+        advance()
+        let i = try parseInterface()
+        var link: InterfaceSyntax?, mode: NameSyntax?, mtu: Expr?
+        let modes = ipvlan ? "`l2`, `l3` or `l3s`" : "`bridge`, `private`, `vepa` or `passthru`"
+        try parseClauses(["link", "mode", "mtu"]) { k, _ in
+            switch k {
+            case "link": link = try parseInterface("the parent interface")
+            case "mode": mode = try parseWordValue(modes)
+            default: mtu = try parseExpr()
+            }
+        }
+        guard let link else { throw expected("`link PARENT` (the interface the \(ipvlan ? "ipvlan" : "macvlan") is on)") }
+        return ipvlan ? .ipvlan(i, link: link, mode: mode, mtu: mtu, span(start))
+                      : .macvlan(i, link: link, mode: mode, mtu: mtu, span(start))
+    }
+
+    // vxlan-stmt -> "vxlan" iface { "id" expr | "remote" expr | "group" expr | "local" expr
+    //               | "link" iface | "port" expr | "ttl" expr | "mtu" expr }   ("id" required)
+    func parseVxlan() throws -> Stmt {
+        let start = tok.range
+        advance()
+        let i = try parseInterface()
+        var x = VXLANSyntax(id: .int(0, .none))
+        var id: Expr?
+        try parseClauses(["id", "remote", "group", "local", "link", "port", "ttl", "mtu"]) { k, _ in
+            switch k {
+            case "id": id = try parseExpr()
+            case "remote": x.remote = try parseExpr()
+            case "group": x.group = try parseExpr()
+            case "local": x.local = try parseExpr()
+            case "link": x.link = try parseInterface("the underlay interface")
+            case "port": x.port = try parseExpr()
+            case "ttl": x.ttl = try parseExpr()
+            default: x.mtu = try parseExpr()
+            }
+        }
+        guard let id else { throw expected("`id VNI` (the VXLAN network identifier, 0 to 16777215)") }
+        x.id = id
+        return .vxlan(i, x, span(start))
+    }
+
+    // vrf-stmt -> "vrf" iface { "table" expr | iface-list | "mtu" expr }   ("table" required)
+    func parseVrf() throws -> Stmt {
+        let start = tok.range
+        advance()
+        let i = try parseInterface("a VRF name")
+        var table: Expr?, mtu: Expr?
+        var ports: [InterfaceSyntax] = []
+        try parseClauses(["table", "mtu"], angle: { ports = try self.parseAngleList() }) { k, _ in
+            // Not a full expression: `table 10 < eth1 >` is not a comparison.
+            if k == "table" { table = try parseArithmetic() } else { mtu = try parseExpr() }
+        }
+        guard let table else { throw expected("`table T` (the VRF's routing table)") }
+        return .vrf(i, table: table, ports: ports, mtu: mtu, span(start))
+    }
+
+    // daemon-stmt -> "daemon" name expr
+    func parseDaemon() throws -> Stmt {
+        let start = tok.range
+        advance()
+        let ns = try parseName("a namespace name")
+        if atStatementEnd { throw expected("a command string like \"iperf3 -s\"") }
+        let cmd = try parseExpr()
+        if !atStatementEnd { throw expected("end of statement", help: "quote the whole command: daemon NS \"cmd arg…\"") }
+        return .daemon(ns, cmd, span(start))
     }
 
     // bridge-stmt -> "bridge" iface [ iface-list ] attr
@@ -341,7 +510,7 @@ final class Parser {
     }
 
     // route-stmt -> "route" name ( "default" | expr ) route-attr { route-attr }
-    // route-attr -> "via" expr | "dev" iface | "metric" expr
+    // route-attr -> "via" expr | "dev" iface | "metric" expr | "table" expr
     func parseRoute() throws -> Stmt {
         let start = tok.range
         advance()
@@ -354,29 +523,19 @@ final class Parser {
             if atStatementEnd { throw expected("a destination prefix or `default`") }
             dest = .prefix(try parseExpr())
         }
-        var via: Expr?, dev: InterfaceSyntax?, metric: Expr?
-        var seen: Set<String> = []
-        while !atStatementEnd {
-            guard case .name(let a) = tok.kind, ["via", "dev", "metric"].contains(a) else {
-                var help: String? = nil
-                if case .name(let a) = tok.kind, let s = suggestion(for: a, among: ["via", "dev", "metric"]) {
-                    help = "did you mean `\(s)`?"
-                }
-                throw expected("`via`, `dev`, `metric` or end of statement", help: help)
-            }
-            if seen.contains(a) { throw fail(.unexpectedToken, "`\(a)` given twice", at: tok.range) }
-            seen.insert(a)
-            advance()
+        var via: Expr?, dev: InterfaceSyntax?, metric: Expr?, table: Expr?
+        try parseClauses(["via", "dev", "metric", "table"]) { a, _ in
             switch a {
             case "via": via = try parseExpr()
             case "dev": dev = try parseInterface()
-            default: metric = try parseExpr()
+            case "metric": metric = try parseExpr()
+            default: table = try parseExpr()
             }
         }
         if via == nil && dev == nil {
             throw expected("`via GATEWAY` or `dev IF`")
         }
-        return .route(ns, dest, via: via, dev: dev, metric: metric, span(start))
+        return .route(ns, dest, via: via, dev: dev, metric: metric, table: table, span(start))
     }
 
     // forward-stmt -> "forward" name
@@ -423,13 +582,14 @@ final class Parser {
         return .ping(ns, a, count: try parseAttribute("count"), span(start))
     }
 
-    // exec-stmt -> "exec" name expr
+    // exec-stmt -> "exec" name expr [ "timeout" expr ]
     func parseExec() throws -> Stmt {
         let start = tok.range
         advance()
         let ns = try parseName("a namespace name")
         if atStatementEnd { throw expected("a command string like \"ip addr\"") }
-        return .exec(ns, try parseExpr(), span(start))
+        let cmd = try parseExpr()
+        return .exec(ns, cmd, timeout: try parseAttribute("timeout"), span(start))
     }
 
     // let-stmt -> "let" NAME "=" expr
@@ -567,6 +727,28 @@ final class Parser {
         return args
     }
 
+    /// The quantity a literal such as `10ms` stands for; a bad unit is reported at the unit,
+    /// and a rate in bytes per second gets a warning saying what it means.
+    func quantity(_ text: String, at r: SourceRange) throws -> Quantity {
+        switch Quantity.parse(text) {
+        case .success(let q)?:
+            if let w = Quantity.bytesPerSecondWarning(text) {
+                diagnostics.append(.warning(.ambiguousUnit, w.message, at: r, help: w.help))
+            }
+            return q
+        case .failure(let e)?:
+            let (message, help) = Quantity.message(e, in: text)
+            var at = r
+            if case .unknownUnit(_, let offset, _) = e {
+                let s = SourceLocation(line: r.start.line, column: r.start.column + offset, offset: r.start.offset + offset)
+                at = SourceRange(start: s, end: r.end)
+            }
+            throw fail(e == .overflow ? .invalidNumber : .invalidQuantity, message, at: at, help: help)
+        case nil:
+            throw fail(.invalidNumber, "invalid number `\(text)`", at: r)
+        }
+    }
+
     // MARK: names
 
     // iface -> name [ ":" name ]
@@ -594,6 +776,9 @@ final class Parser {
             let s = file.text(of: r)
             advance()
             return .literal(s, r)
+        case .quantity(let text):
+            throw fail(.invalidNumber, "expected \(what), found `\(text)`", at: r,
+                       help: "a name must start with a letter or `_`; quote it (\"\(text)\") to use it as a name")
         case .word(let parts):
             advance()
             return NameSyntax(parts: try segments(parts), range: r)
@@ -705,6 +890,14 @@ final class Parser {
         return .binary(op, l, r, l.range.union(r.range))
     }
 
+    /// An arithmetic expression (no comparison, range or boolean operator), for a value that a
+    /// `<` may follow: `vrf blue table 10 < eth1 >`.
+    func parseArithmetic() throws -> Expr {
+        try enter()
+        defer { depth -= 1 }
+        return try parseAdditive()
+    }
+
     // range-expr -> add-expr [ ".." add-expr ]
     func parseRange() throws -> Expr {
         let l = try parseAdditive()
@@ -769,6 +962,9 @@ final class Parser {
         case .int(let n): advance(); return .int(n, r)
         case .address(let a): advance(); return .address(a, r)
         case .prefix(let p): advance(); return .prefix(p, r)
+        case .quantity(let text):
+            advance()
+            return .quantity(try quantity(text, at: r), r)
         case .string(let parts): advance(); return .string(try segments(parts), r)
         case .word(let parts): advance(); return .word(try segments(parts), r)
         case .name(let n):

@@ -607,6 +607,17 @@ enum PlanShell {
             while creations.count <= i { creations.append([]); configs.append([]) }
         }
         var tail: [String] = []
+        // The block each link is created in, and (for the ordering of configuration blocks
+        // below) the namespace of each stacked link's parent.
+        var createdIn: [LinkID: Int] = [:]
+        var parentNamespaces: [(child: String, parent: String)] = []
+        func create(_ op: Operation, _ l: LinkID, from ns: String) {
+            let i = blockIndex(ns)
+            ensure(i)
+            creations[i].append(op)
+            createdIn[l] = i
+            if ns != l.namespace { parentNamespaces.append((l.namespace, ns)) }
+        }
         for step in plan.steps {
             let op = step.operation
             switch op {
@@ -617,22 +628,16 @@ enum PlanShell {
                 let i = min(ia, ib)
                 ensure(i)
                 creations[i].append(ib < ia ? .addVeth(b, peer: a) : op)
+                createdIn[a] = i
+                createdIn[b] = i
             case .addBridge(let l), .addDummy(let l), .addVrf(let l, _):
-                let i = blockIndex(l.namespace)
-                ensure(i)
-                creations[i].append(op)
-            case .addVlan(_, let v):
-                let i = blockIndex(v.parent.namespace)
-                ensure(i)
-                creations[i].append(op)
-            case .addMacvlan(_, let p, _), .addIpvlan(_, let p, _):
-                let i = blockIndex(p.namespace)
-                ensure(i)
-                creations[i].append(op)
+                create(op, l, from: l.namespace)
+            case .addVlan(let l, let v):
+                create(op, l, from: v.parent.namespace)
+            case .addMacvlan(let l, let p, _), .addIpvlan(let l, let p, _):
+                create(op, l, from: p.namespace)
             case .addVxlan(let l, let x):
-                let i = blockIndex(x.underlay?.namespace ?? l.namespace)
-                ensure(i)
-                creations[i].append(op)
+                create(op, l, from: x.underlay?.namespace ?? l.namespace)
             case .setTC(let l, let t):
                 let tc = l.namespace == hostNamespace ? "tc" : "tc -n \(sh(l.namespace))"
                 for c in tcCommands(device: l.name, t) { tail.append(tc + " " + c.map(sh).joined(separator: " ")) }
@@ -653,12 +658,39 @@ enum PlanShell {
             }
         }
         ensure(blocks.count - 1)
+        // A namespace's configuration runs in its own block unless one of its links is created
+        // in a later block (a vlan whose parent's namespace comes later, a vxlan created from
+        // its underlay's namespace): then it runs in a block of its own after that one, and
+        // after the configuration of its links' parents' namespaces (a parent's mtu first).
+        var slot = Array(0..<blocks.count)
+        for (l, i) in createdIn {
+            if let c = order[l.namespace], i > slot[c] { slot[c] = i }
+        }
+        if !parentNamespaces.isEmpty {
+            for _ in 0..<blocks.count {
+                var changed = false
+                for (c, p) in parentNamespaces {
+                    guard let ci = order[c], let pi = order[p] else { continue }
+                    if slot[pi] > slot[ci] { slot[ci] = slot[pi]; changed = true }
+                }
+                if !changed { break }
+            }
+        }
+        var deferred = [[Int]](repeating: [], count: blocks.count)
+        for i in blocks.indices where slot[i] != i { deferred[slot[i]].append(i) }
         for (i, ns) in blocks.enumerated() {
-            if creations[i].isEmpty && configs[i].isEmpty { continue }
-            var block = BlockWriter(namespace: ns)
-            for op in creations[i] { block.add(command(op, blockNamespace: ns)!, into: &w) }
-            for op in configs[i] { block.add(command(op, blockNamespace: ns)!, into: &w) }
-            block.finish(into: &w)
+            let own = slot[i] == i ? configs[i] : []
+            if !(creations[i].isEmpty && own.isEmpty) {
+                var block = BlockWriter(namespace: ns)
+                for op in creations[i] { block.add(command(op, blockNamespace: ns)!, into: &w) }
+                for op in own { block.add(command(op, blockNamespace: ns)!, into: &w) }
+                block.finish(into: &w)
+            }
+            for j in deferred[i] where !configs[j].isEmpty {
+                var block = BlockWriter(namespace: blocks[j])
+                for op in configs[j] { block.add(command(op, blockNamespace: blocks[j])!, into: &w) }
+                block.finish(into: &w)
+            }
         }
         for line in tail {
             w.write(line)

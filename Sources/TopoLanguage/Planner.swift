@@ -5,14 +5,16 @@
 ///    `addVrf`), then the stacked links (`addVlan`, `addMacvlan`, `addIpvlan`, `addVxlan`),
 ///    parents before children,
 /// 3. bridge and VRF ports (`setMaster`),
-/// 4. MTU (`setMTU`; a veth's `mtu M` sets both ends),
+/// 4. MTU (`setMTU`; a veth's `mtu M` sets both ends; parents before children, so a vlan or
+///    vxlan never exceeds its parent's mtu on the way),
 /// 5. traffic control (`setTC`),
 /// 6. up/down (`lo` of every created namespace, every declared interface not declared `down`;
 ///    `setDown` for interfaces declared `down`; `host:lo` only when the script names its state),
 /// 7. addresses, 8. routes, 9. sysctls,
 /// 10. after apply: daemons (`startDaemon`), then the actions (`ping`, `exec`) in script order.
 ///
-/// Inside each phase the order is script order of first declaration. Every step carries the
+/// Links of the machine (`.external`) get no operation. Inside each phase the order is script
+/// order of first declaration (the checker declares parents before children). Every step carries the
 /// range of the statement that caused it. The topology should be free of check errors.
 public func makePlan(_ topology: Topology, file: String) -> Plan {
     var steps: [PlanStep] = []
@@ -54,8 +56,16 @@ public func makePlan(_ topology: Topology, file: String) -> Plan {
     // script order.
     var stacked: [(depth: Int, order: Int, step: PlanStep)] = []
     var kindOf: [LinkID: Topology.Interface] = [:]
-    for i in interfaces where i.options?.parent != nil { kindOf[i.id] = i }
-    if !kindOf.isEmpty {
+    var anyStacked = false
+    for i in interfaces {
+        switch i.kind {
+        case .vlan, .macvlan, .ipvlan, .vxlan:
+            anyStacked = true
+            if i.options?.parent != nil { kindOf[i.id] = i }
+        default: continue
+        }
+    }
+    if anyStacked {
         func depth(_ id: LinkID) -> Int {
             var d = 0
             var cur = kindOf[id]?.options?.parent

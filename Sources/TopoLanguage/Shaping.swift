@@ -3,8 +3,9 @@
 /// equal shapings compare equal however they were written (`1.5ms` == `1500us`).
 ///
 /// The kernel layout (docs/language.md "Shaping links"): a lone `tbf` at the root for a rate
-/// alone; a lone `netem` at the root for delay/jitter/loss/duplicate/reorder/corrupt/limit;
-/// `netem` at the root with a `tbf` child (parent 1:1) when both are asked for.
+/// alone (with `burst` and `limit`); a lone `netem` at the root for
+/// delay/jitter/loss/duplicate/reorder/corrupt (and `limit` without a rate); `netem` at the
+/// root with a `tbf` child (parent 1:1) when both are asked for.
 public struct Shaping: Hashable, Sendable {
     /// One-way delay in nanoseconds.
     public var delay: Int64?
@@ -39,10 +40,11 @@ public struct Shaping: Hashable, Sendable {
     /// True when nothing is set.
     public var isEmpty: Bool { self == Shaping() }
 
-    /// True when a netem qdisc is needed (anything but rate and burst).
+    /// True when a netem qdisc is needed: anything but rate, burst and limit, or a `limit`
+    /// without a rate (with a rate alone, `limit` sizes the lone tbf's queue: `tbfLimitBytes`).
     public var needsNetem: Bool {
         delay != nil || jitter != nil || loss != nil || duplicate != nil || reorder != nil || corrupt != nil
-            || limit != nil
+            || (limit != nil && rate == nil)
     }
 
     /// True when a tbf qdisc is needed.
@@ -130,6 +132,23 @@ public struct Shaping: Hashable, Sendable {
         while frac % 10 == 0 { frac /= 10; digits -= 1 }
         let f = String(frac)
         return "\(whole)." + String(repeating: "0", count: digits - f.count) + f
+    }
+}
+
+/// The options of `tc IF …` (and after `veth A <-> B`), in the order `Shaping.description`
+/// prints them.
+public enum ShapingKey: String, Hashable, Sendable, CaseIterable {
+    case delay, jitter, loss, duplicate, reorder, corrupt, rate, burst, limit
+
+    /// The dimension of the option's value; nil for `limit` (a number of packets).
+    public var dimension: Quantity.Dimension? {
+        switch self {
+        case .delay, .jitter: return .duration
+        case .loss, .duplicate, .reorder, .corrupt: return .percentage
+        case .rate: return .rate
+        case .burst: return .size
+        case .limit: return nil
+        }
     }
 }
 

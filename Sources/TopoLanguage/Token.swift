@@ -20,6 +20,11 @@ public enum TokenKind: Hashable, Sendable {
     case int(Int)
     case address(IPAddress)
     case prefix(IPPrefix)
+    /// A number with a unit, as written (`10ms`, `1.5ms`, `0.5%`, `10mbit`, `32kb`, or an
+    /// unknown unit such as `10zz`): the parser turns it into a `Quantity` where a value
+    /// stands (and reports a bad unit there), or takes the text where a word stands
+    /// (`protocol 802.1q`).
+    case quantity(String)
     /// A literal the lexer already reported as malformed (`10.0.0.256`, `99999999999999999999`).
     case invalid
     case arrow          // <->
@@ -57,6 +62,7 @@ extension TokenKind {
         case .int(let n): return "integer `\(n)`"
         case .address(let a): return "address `\(a)`"
         case .prefix(let p): return "prefix `\(p)`"
+        case .quantity(let s): return "`\(s)`"
         case .invalid: return "invalid literal"
         case .arrow: return "`<->`"
         case .lt: return "`<`"

@@ -5,6 +5,8 @@ public enum Value: Hashable, Sendable, CustomStringConvertible {
     case bool(Bool)
     case address(IPAddress)
     case prefix(IPPrefix)
+    /// A number with a unit: `10ms`, `0.5%`, `10mbit`, `32kb`.
+    case quantity(Quantity)
     case list([Value])
     /// `A..B`, inclusive, lazy: never materialised (`1..1000000000000` costs two integers).
     case range(Int, Int)
@@ -17,6 +19,7 @@ public enum Value: Hashable, Sendable, CustomStringConvertible {
         case .bool: return "boolean"
         case .address: return "address"
         case .prefix: return "prefix"
+        case .quantity(let q): return q.dimension.rawValue
         case .list: return "list"
         case .range: return "range"
         }
@@ -30,6 +33,7 @@ public enum Value: Hashable, Sendable, CustomStringConvertible {
         case .bool(let b): return b ? "true" : "false"
         case .address(let a): return a.description
         case .prefix(let p): return p.description
+        case .quantity(let q): return q.description
         case .list(let l): return "[" + l.map(\.description).joined(separator: ", ") + "]"
         case .range(let a, let b): return "\(a)..\(b)"
         }
@@ -43,6 +47,7 @@ public enum Value: Hashable, Sendable, CustomStringConvertible {
         case .bool(let b): return b ? "true" : "false"
         case .address(let a): return a.description
         case .prefix(let p): return p.description
+        case .quantity(let q): return q.description
         case .list, .range: return nil
         }
     }

@@ -163,7 +163,7 @@ func showCommand(format: ShowFormat, namespaces: [String]) throws -> Int32 {
             live = LiveTopology(namespaces: namespaces, state: live.state)
         }
         switch format {
-        case .text: writeOut(ScriptPrinter.print(live.declarations()))
+        case .text: writeOut(ScriptPrinter.print(live.script()))
         case .json: writeOut(live.json())
         }
         return Exit.ok

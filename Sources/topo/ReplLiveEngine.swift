@@ -176,7 +176,7 @@ final class ReplLiveEngine: ReplEngine {
                 }
                 live = LiveTopology(namespaces: [namespace], state: live.state)
             }
-            let text = ScriptPrinter.print(live.declarations())
+            let text = ScriptPrinter.print(live.script())
             return .ok(text.isEmpty ? "no named namespaces" : text)
         } catch let e as ExecutionError {
             return .failure(e.rendered(in: nil, renderer: renderer))

@@ -10,6 +10,7 @@ dump_ns() {
   echo "@@ids"; ip "$@" -j netns list-id
   echo "@@addrs"; ip "$@" -j addr show
   echo "@@routes"; ip "$@" -j route show table main; ip "$@" -j -6 route show table main
+  echo "@@qdiscs"; tc "$@" -j qdisc show
   echo "@@fwd"
   if [ "$name" = host ]; then sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding
   else ip netns exec "$name" sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding; fi
@@ -26,6 +27,14 @@ ls -1 /run/netns 2>/dev/null | sort | while IFS= read -r ns; do dump_ns "$ns" -n
 ///     link host:p1 veth up mtu=1500 master=br0 peer=h1:eth0
 ///     addr ns0:veth0 10.0.1.1/24
 ///     route ns0 10.9.3.0/24 via 10.9.2.254 dev eth1
+///     link m1:mv0 macvlan up mtu=1500 mode=bridge parent=lan:uplink
+///     link oa:vx0 vxlan up mtu=1450 id=7 port=4790 remote=192.168.7.2 local=192.168.7.1 ttl=64 link-netns=ua
+///     qdisc ua:u tbf 1: root rate=10mbit burst=16kb lat=50ms
+///
+/// Stacked links name their parent (resolved across namespaces like a veth peer); a vxlan
+/// names its underlay only in its own namespace (`underlay=`), else the underlay's namespace
+/// (`link-netns=`: `ip -j` resolves the underlay's ifindex in the wrong namespace). Qdiscs
+/// are listed only when they are not a kernel default (handle 0:).
 func normalizeState(_ dump: String) -> [String] {
     struct NS { var name = ""; var sections: [String: String] = [:] }
     var spaces: [NS] = []
@@ -68,12 +77,38 @@ func normalizeState(_ dump: String) -> [String] {
             let kind = ((l["linkinfo"] as? [String: Any])?["info_kind"] as? String) ?? (name == "lo" ? "loopback" : "other")
             var s = "link \(ns.name):\(name) \(kind) \(flags.contains("UP") ? "up" : "down") mtu=\(l["mtu"] as? Int ?? 0)"
             if let m = l["master"] as? String { s += " master=\(m)" }
-            if kind == "veth", let peerIndex = l["link_index"] as? Int {
-                var peerNS = ns.name
-                if let nsid = l["link_netnsid"] as? Int { peerNS = ids[ns.name]?[nsid] ?? "host" }
-                s += " peer=\(peerNS):\(names[peerNS]?[peerIndex] ?? "#\(peerIndex)")"
-            } else if kind == "veth", let peer = l["link"] as? String {
-                s += " peer=\(ns.name):\(peer)"
+            let data = ((l["linkinfo"] as? [String: Any])?["info_data"] as? [String: Any]) ?? [:]
+            func other(_ key: String) {
+                if let index = l["link_index"] as? Int {
+                    var otherNS = ns.name
+                    if let nsid = l["link_netnsid"] as? Int { otherNS = ids[ns.name]?[nsid] ?? "host" }
+                    s += " \(key)=\(otherNS):\(names[otherNS]?[index] ?? "#\(index)")"
+                } else if let name = l["link"] as? String {
+                    s += " \(key)=\(ns.name):\(name)"
+                }
+            }
+            switch kind {
+            case "veth":
+                other("peer")
+            case "vlan":
+                s += " id=\(data["id"] ?? "?") protocol=\(data["protocol"] ?? "?")"
+                other("parent")
+            case "macvlan", "ipvlan":
+                s += " mode=\(data["mode"] ?? "?")"
+                other("parent")
+            case "vxlan":
+                s += " id=\(data["id"] ?? "?") port=\(data["port"] ?? "?")"
+                for k in ["remote", "group", "local"] { if let v = data[k] { s += " \(k)=\(v)" } }
+                if let t = data["ttl"] as? Int, t != 0 { s += " ttl=\(t)" }
+                if let nsid = l["link_netnsid"] as? Int {
+                    s += " link-netns=\(ids[ns.name]?[nsid] ?? "host")"
+                } else if let u = data["link"] as? String {
+                    s += " underlay=\(u)"
+                }
+            case "vrf":
+                s += " table=\(data["table"] ?? "?")"
+            default:
+                break
             }
             lines.append(s)
         }
@@ -86,6 +121,26 @@ func normalizeState(_ dump: String) -> [String] {
                 if info["tentative"] as? Bool == true { s += " tentative" }
                 lines.append(s)
             }
+        }
+        for q in json(ns.sections["qdiscs"]) {
+            guard let kind = q["kind"] as? String, let handle = q["handle"] as? String, handle != "0:",
+                  let dev = q["dev"] as? String else { continue }
+            var s = "qdisc \(ns.name):\(dev) \(kind) \(handle) " + ((q["root"] as? Bool) == true ? "root" : "parent=\(q["parent"] ?? "?")")
+            let o = (q["options"] as? [String: Any]) ?? [:]
+            func rate(_ bytes: Int) -> String {
+                let bits = bytes * 8
+                for (f, u) in [(1_000_000_000, "gbit"), (1_000_000, "mbit"), (1000, "kbit")] where bits % f == 0 { return "\(bits / f)\(u)" }
+                return "\(bits)bit"
+            }
+            if kind == "tbf" {
+                // The burst reads back through ticks: to the nearest KiB.
+                if let r = o["rate"] as? Int { s += " rate=\(rate(r))" }
+                if let b = o["burst"] as? Int { s += " burst=\((b + 512) / 1024)kb" }
+                if let l = o["lat"] as? Int { s += " lat=\(l / 1000)ms" }
+            } else {
+                s += " " + o.keys.sorted().map { "\($0)=\(o[$0]!)" }.joined(separator: " ")
+            }
+            lines.append(s)
         }
         for r in json(ns.sections["routes"]) {
             if let proto = r["protocol"] as? String, proto == "kernel" { continue }

@@ -154,7 +154,8 @@ func files(_ dir: String) -> [String] {
             .address(r("h1", "eth0"), [l(pfx("10.0.0.1/24"))]),
             .route(namespace: l("h1"), destination: l(.default), via: l(ip("10.0.0.254")), dev: nil, metric: nil),
             .route(namespace: l("h1"), destination: l(.prefix(pfx("fd01::/64"))), via: nil, dev: r("h1", "eth0"), metric: nil),
-            .forward(l("h1")),
+            // IPv4 forwarding only: exactly that, not `forward` (which would switch IPv6 on too).
+            .sysctl(namespace: l("h1"), key: l("net.ipv4.ip_forward"), value: l("1")),
             .linkState([r("h2", "b")], up: false),
             .address(r(nil, "br0"), [l(pfx("10.0.0.254/24"))]),
         ]
@@ -163,7 +164,9 @@ func files(_ dir: String) -> [String] {
         #expect(json.hasPrefix("{\"namespaces\":[{\"name\":\"h1\",\"links\":[{\"name\":\"lo\""))
         #expect(json.contains("\"peer\":\"host:p1\""))
         #expect(json.contains("\"sysctls\":{\"net.ipv4.ip_forward\":\"1\",\"net.ipv6.conf.all.forwarding\":\"0\"}"))
-        #expect(json.hasSuffix("\"up\":true,\"group\":\(b.link(LinkID("host", "p1"))?.group ?? 0),\"addresses\":[]}]}}"))
+        #expect(json.hasSuffix("\"up\":true,\"group\":\(b.link(LinkID("host", "p1"))?.group ?? 0),\"addresses\":[],"
+                               + "\"options\":null,\"tc\":null,\"root_qdisc\":null}]}}"))
+        #expect(json.contains("\"metric\":1024,\"table\":254}"))
     }
 
     @Test func hostLinksCollidingWithNamespacedOnesAreQualified() throws {
@@ -172,7 +175,7 @@ func files(_ dir: String) -> [String] {
         all["a"] = LiveNamespace(links: [LiveLink(name: "eth0", index: 2, kind: "veth", peer: LinkID("host", "eth0"), up: true)])
         let d = LiveTopology(namespaces: ["a"], raw: all).declarations()
         #expect(d.count == 2)
-        if case .veth(let x, let y, _) = d[1] {
+        if case .veth(let x, let y, _, _) = d[1] {
             #expect(x.description == "a:eth0")
             #expect(y.description == "host:eth0")
         } else {
@@ -182,6 +185,6 @@ func files(_ dir: String) -> [String] {
 
     @Test func jsonEscapesNames() {
         let t = LiveTopology(namespaces: ["q\"x\n"], state: ["q\"x\n": LiveNamespace()])
-        #expect(t.json() == "{\"namespaces\":[{\"name\":\"q\\\"x\\n\",\"links\":[],\"routes\":[],\"sysctls\":{}}],\"host\":{\"links\":[]}}")
+        #expect(t.json() == "{\"namespaces\":[{\"name\":\"q\\\"x\\n\",\"links\":[],\"routes\":[],\"sysctls\":{},\"unmodelled\":[]}],\"host\":{\"links\":[]}}")
     }
 }

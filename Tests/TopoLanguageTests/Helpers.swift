@@ -34,23 +34,28 @@ func show(_ d: Declaration) -> String {
     switch d {
     case .namespace(let n, let placed):
         return "ns \(n.value)" + (placed.isEmpty ? "" : " < " + placed.map(i).joined(separator: " ") + " >")
-    case .veth(let a, let b, let mtu): return "veth \(i(a)) <-> \(i(b))\(m(mtu))"
+    case .veth(let a, let b, let mtu, let shaping):
+        return "veth \(i(a)) <-> \(i(b))\(m(mtu))" + shaping.map { " \($0.key.rawValue) \($0.valueText)" }.joined()
     case .bridge(let b, let ports, let mtu): return "bridge \(i(b)) < " + ports.map(i).joined(separator: " ") + " >\(m(mtu))"
     case .dummy(let d, let mtu): return "dummy \(i(d))\(m(mtu))"
     case .address(let d, let ps): return "addr \(i(d)) " + ps.map { $0.value.description }.joined(separator: ", ")
     case .linkState(let l, let up): return (up ? "up " : "down ") + l.map(i).joined(separator: " ")
     case .mtu(let d, let v): return "mtu \(i(d)) \(v.value)"
-    case .route(let ns, let dest, let via, let dev, let metric):
+    case .route(let ns, let dest, let via, let dev, let metric, let table):
         var s = "route \(ns.value) "
         switch dest.value { case .default: s += "default"; case .prefix(let p): s += p.description }
         if let via { s += " via \(via.value)" }
         if let dev { s += " dev \(i(dev))" }
         if let metric { s += " metric \(metric.value)" }
+        if let table { s += " table \(table.value)" }
         return s
     case .forward(let n): return "forward \(n.value)"
     case .sysctl(let n, let k, let v): return "sysctl \(n.value) \(k.value) = \(v.value)"
     case .ping(let n, let a, let c): return "ping \(n.value) \(a.value)" + (c.map { " count \($0.value)" } ?? "")
-    case .exec(let n, let c): return "exec \(n.value) \"\(c.value)\""
+    case .exec(let n, let c, let t):
+        return "exec \(n.value) \"\(c.value)\"" + (t.map { " timeout \(Quantity.duration(nanoseconds: $0.value))" } ?? "")
+    case .vlan, .macvlan, .ipvlan, .vxlan, .vrf, .tc, .daemon:
+        return ScriptPrinter.lines(d).joined(separator: "; ")
     }
 }
 

@@ -14,20 +14,33 @@ func sx(_ s: Stmt) -> String {
     switch s {
     case .ns(let ns, let placed, _):
         return "(ns \(ns.map(n).joined(separator: ",")))" + (placed.isEmpty ? "" : "<\(placed.map(i).joined(separator: " "))>")
-    case .veth(let a, let c, let mtu, _): return "(veth \(i(a)) \(i(c))\(o("mtu", mtu)))"
+    case .veth(let a, let c, let mtu, let sh, _): return "(veth \(i(a)) \(i(c))\(o("mtu", mtu))\(sh.map { " \($0.key.rawValue)=\(ex($0.value))" }.joined()))"
+    case .tc(let d, let sh, _): return "(tc \(i(d))\(sh.map { " \($0.key.rawValue)=\(ex($0.value))" }.joined()))"
+    case .vlan(let d, let l, let id, let p, let mtu, _):
+        return "(vlan \(i(d)) link=\(i(l)) id=\(ex(id))\(p.map { " protocol=" + n($0) } ?? "")\(o("mtu", mtu)))"
+    case .macvlan(let d, let l, let m, let mtu, _):
+        return "(macvlan \(i(d)) link=\(i(l))\(m.map { " mode=" + n($0) } ?? "")\(o("mtu", mtu)))"
+    case .ipvlan(let d, let l, let m, let mtu, _):
+        return "(ipvlan \(i(d)) link=\(i(l))\(m.map { " mode=" + n($0) } ?? "")\(o("mtu", mtu)))"
+    case .vxlan(let d, let x, _):
+        return "(vxlan \(i(d)) id=\(ex(x.id))\(o("remote", x.remote))\(o("group", x.group))\(o("local", x.local))"
+            + "\(x.link.map { " link=" + i($0) } ?? "")\(o("port", x.port))\(o("ttl", x.ttl))\(o("mtu", x.mtu)))"
+    case .vrf(let d, let t, let ports, let mtu, _):
+        return "(vrf \(i(d)) table=\(ex(t)) <\(ports.map(i).joined(separator: " "))>\(o("mtu", mtu)))"
+    case .daemon(let ns, let c, _): return "(daemon \(n(ns)) \(ex(c)))"
     case .bridge(let br, let ports, let mtu, _): return "(bridge \(i(br)) <\(ports.map(i).joined(separator: " "))>\(o("mtu", mtu)))"
     case .dummy(let d, let mtu, _): return "(dummy \(i(d))\(o("mtu", mtu)))"
     case .addr(let d, let l, _): return "(addr \(i(d)) \(l.map(ex).joined(separator: " ")))"
     case .linkState(let l, let up, _): return "(\(up ? "up" : "down") \(l.map(i).joined(separator: " ")))"
     case .mtu(let d, let m, _): return "(mtu \(i(d)) \(ex(m)))"
-    case .route(let ns, let dest, let via, let dev, let metric, _):
+    case .route(let ns, let dest, let via, let dev, let metric, let table, _):
         let d: String
         switch dest { case .default: d = "default"; case .prefix(let e): d = ex(e) }
-        return "(route \(n(ns)) \(d)\(o("via", via))\(dev.map { " dev=" + i($0) } ?? "")\(o("metric", metric)))"
+        return "(route \(n(ns)) \(d)\(o("via", via))\(dev.map { " dev=" + i($0) } ?? "")\(o("metric", metric))\(o("table", table)))"
     case .forward(let ns, _): return "(forward \(n(ns)))"
     case .sysctl(let ns, let k, let v, _): return "(sysctl \(n(ns)) \(n(k)) \(n(v)))"
     case .ping(let ns, let a, let c, _): return "(ping \(n(ns)) \(ex(a))\(o("count", c)))"
-    case .exec(let ns, let c, _): return "(exec \(n(ns)) \(ex(c)))"
+    case .exec(let ns, let c, let t, _): return "(exec \(n(ns)) \(ex(c))\(o("timeout", t)))"
     case .let(let v, _, let e, _): return "(let \(v) \(ex(e)))"
     case .for(let v, _, let e, let body, _): return "(for \(v) \(ex(e)) \(b(body)))"
     case .if(let c, let t, let e, _): return "(if \(ex(c)) \(b(t))\(e.map { " else " + b($0) } ?? ""))"
@@ -47,6 +60,7 @@ func ex(_ e: Expr) -> String {
     case .bool(let v, _): return v ? "true" : "false"
     case .address(let a, _): return a.description
     case .prefix(let p, _): return p.description
+    case .quantity(let q, _): return "q:\(q)"
     case .string(let p, _): return "\"" + seg(p) + "\""
     case .word(let p, _): return "w:" + seg(p)
     case .variable(let v, _): return "$" + v
@@ -121,7 +135,7 @@ struct ParserTests {
         let t = "  veth a <-> b mtu 9000   # c\n"
         let r = parseScript(src(t))
         #expect(r.script.statements.first?.range == R(t, 1, 3, 21))
-        if case .veth(let a, _, let mtu, _)? = r.script.statements.first {
+        if case .veth(let a, _, let mtu, _, _)? = r.script.statements.first {
             #expect(a.range == R(t, 1, 8, 1))
             #expect(mtu?.range == R(t, 1, 20, 4))
         } else {
