@@ -420,20 +420,7 @@ private struct ShowBuilder {
     }
 
     /// A shaping as the options of a `tc` statement.
-    static func options(_ s: Shaping) -> [ShapingOption] {
-        var o: [ShapingOption] = []
-        func add(_ k: ShapingKey, _ v: Int64?) { if let v { o.append(ShapingOption(k, loc(v), keyRange: .none)) } }
-        add(.delay, s.delay)
-        add(.jitter, s.jitter)
-        add(.loss, s.loss?.millionths)
-        add(.duplicate, s.duplicate?.millionths)
-        add(.reorder, s.reorder?.millionths)
-        add(.corrupt, s.corrupt?.millionths)
-        add(.rate, s.rate.map { Int64(clamping: $0) })
-        add(.burst, s.burst.map { Int64(clamping: $0) })
-        add(.limit, s.limit.map { Int64($0) })
-        return o
-    }
+    static func options(_ s: Shaping) -> [ShapingOption] { s.options }
 
     /// A link kind's options as statement clauses, for JSON: `vlan link a:eth0 id 100`.
     static func optionsText(_ o: LinkOptions) -> String {

@@ -18,12 +18,37 @@ public func sessionDeclarations(_ t: Topology) -> [Declaration] {
             out.append(.veth(ref(i.id), ref(p), mtu: nil))
         case .bridge:
             let ports = t.interfaces.filter { $0.master == i.id.name && $0.id.namespace == i.id.namespace }.map { ref($0.id) }
+            _ = ports
             out.append(.bridge(ref(i.id), ports: ports, mtu: nil))
         case .dummy:
             out.append(.dummy(ref(i.id), mtu: nil))
-        default:
+        case .vrf:
+            guard case .vrf(let table)? = i.options else { continue }
+            let ports = t.interfaces.filter { $0.master == i.id.name && $0.id.namespace == i.id.namespace }.map { ref($0.id) }
+            out.append(.vrf(ref(i.id), table: loc(Int(table)), ports: ports, mtu: nil))
+        case .vlan:
+            guard case .vlan(let v)? = i.options else { continue }
+            out.append(.vlan(ref(i.id), link: ref(v.parent), id: loc(v.id),
+                             protocol: v.protocol == .dot1q ? nil : loc(v.protocol.rawValue), mtu: nil))
+        case .macvlan:
+            guard case .macvlan(let p, let m)? = i.options else { continue }
+            out.append(.macvlan(ref(i.id), link: ref(p), mode: loc(m.rawValue), mtu: nil))
+        case .ipvlan:
+            guard case .ipvlan(let p, let m)? = i.options else { continue }
+            out.append(.ipvlan(ref(i.id), link: ref(p), mode: loc(m.rawValue), mtu: nil))
+        case .vxlan:
+            guard case .vxlan(let x)? = i.options else { continue }
+            out.append(.vxlan(ref(i.id), VXLANDeclaration(
+                id: loc(Int(x.vni)), remote: x.remote.map { loc($0) }, group: x.group.map { loc($0) },
+                local: x.local.map { loc($0) }, link: x.underlay.map(ref),
+                port: x.port == VXLAN.defaultPort ? nil : loc(x.port), ttl: x.ttl.map { loc($0) })))
+        case .loopback, .external:
             continue
         }
+    }
+    // Shaping, then the rest (the checker does not care about order).
+    for i in t.interfaces where i.kind != .external {
+        if let sh = i.shaping, !sh.isEmpty { out.append(.tc(ref(i.id), sh.options)) }
     }
     for i in t.interfaces where i.kind != .external {
         if let m = i.mtu { out.append(.mtu(ref(i.id), loc(m))) }
@@ -43,7 +68,8 @@ public func sessionDeclarations(_ t: Topology) -> [Declaration] {
     for r in t.routes {
         let dest: RouteDestination = r.spec.isDefault ? .default : .prefix(r.spec.destination)
         out.append(.route(namespace: loc(r.namespace), destination: loc(dest), via: r.spec.gateway.map { loc($0) },
-                          dev: r.spec.device.map { ref(LinkID(r.namespace, $0)) }, metric: r.spec.metric.map { loc($0) }))
+                          dev: r.spec.device.map { ref(LinkID(r.namespace, $0)) }, metric: r.spec.metric.map { loc($0) },
+                          table: r.spec.table.map { loc(Int($0)) }))
     }
     // `forward` for the pair it stands for; other sysctls as they are.
     let forwarded = Set(t.namespaces.map(\.name) + [hostNamespace]).filter { ns in
@@ -58,6 +84,7 @@ public func sessionDeclarations(_ t: Topology) -> [Declaration] {
         }
         out.append(.sysctl(namespace: loc(s.namespace), key: loc(s.key), value: loc(s.value)))
     }
+    for d in t.daemons { out.append(.daemon(namespace: loc(d.namespace), command: loc(d.command))) }
     return out
 }
 
@@ -86,24 +113,30 @@ public func parseNoStatement(_ text: String) -> Result<NoStatement, NoError> {
     var words: [String] = []
     var cur = ""
     var inQuote = false
-    for ch in text {
+    let chars = Array(text)
+    var i = 0
+    func flush() { if !cur.isEmpty { words.append(cur); cur = "" } }
+    while i < chars.count {
+        let ch = chars[i]
+        defer { i += 1 }
         if inQuote {
             if ch == "\"" { inQuote = false; words.append(cur); cur = "" } else { cur.append(ch) }
             continue
         }
         switch ch {
         case "\"": inQuote = true
-        case " ", "\t", "\n", ",", ";":
-            if !cur.isEmpty { words.append(cur); cur = "" }
-        case "<", ">":
-            if !cur.isEmpty { words.append(cur); cur = "" }
-            words.append(String(ch))
-        case "#":
-            break
+        case " ", "\t", "\n", ",", ";": flush()
+        case "#": i = chars.count
+        case "<":
+            flush()
+            if i + 2 < chars.count, chars[i + 1] == "-", chars[i + 2] == ">" { words.append("<->"); i += 2 } else { words.append("<") }
+        case ">":
+            flush()
+            words.append(">")
         default: cur.append(ch)
         }
     }
-    if !cur.isEmpty { words.append(cur) }
+    flush()
     guard let kw = words.first else { return .failure(NoError("`no` needs a statement: `no ns NAME`, `no veth IF`, `no addr IF PREFIX`, …")) }
     let args = Array(words.dropFirst())
     func one() -> String? { args.count == 1 ? args[0] : nil }

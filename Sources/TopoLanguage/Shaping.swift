@@ -79,6 +79,22 @@ public struct Shaping: Hashable, Sendable {
         return b + bps / 20
     }
 
+    /// The options of a `tc` statement that gives this shaping, in the fixed order.
+    public var options: [ShapingOption] {
+        var o: [ShapingOption] = []
+        func add(_ k: ShapingKey, _ v: Int64?) { if let v { o.append(ShapingOption(k, Located(v, at: .none), keyRange: .none)) } }
+        add(.delay, delay)
+        add(.jitter, jitter)
+        add(.loss, loss?.millionths)
+        add(.duplicate, duplicate?.millionths)
+        add(.reorder, reorder?.millionths)
+        add(.corrupt, corrupt?.millionths)
+        add(.rate, rate.map { Int64(clamping: $0) })
+        add(.burst, burst.map { Int64(clamping: $0) })
+        add(.limit, limit.map { Int64($0) })
+        return o
+    }
+
     /// The options as they are written in a script, in a fixed order:
     /// `delay 10ms jitter 1ms loss 0.5% rate 10mbit burst 32kb limit 1000`.
     public var description: String {
