@@ -223,9 +223,13 @@ public struct ExecResult: Hashable, Sendable {
     public var status: Int32
     /// Standard output and standard error, interleaved.
     public var output: String
-    public init(status: Int32, output: String) {
+    /// True when the command ran past its timeout and its process group was killed
+    /// (`status` is then 137, SIGKILL).
+    public var timedOut: Bool
+    public init(status: Int32, output: String, timedOut: Bool = false) {
         self.status = status
         self.output = output
+        self.timedOut = timedOut
     }
 }
 
