@@ -1,5 +1,6 @@
 import CNetShim
 import Glibc
+import TopoLanguage
 
 // Child processes, started safely from whatever thread calls (a namespace thread inside a
 // namespace puts them in that namespace: no nsenter).
@@ -335,4 +336,66 @@ func readSmallFile(_ path: String) -> String? {
 /// Runs argv (no timeout), capturing stdout and stderr together: `Processes.run`.
 func spawnCapturing(_ argv: [String]) throws -> ExecResult {
     try Processes.run(argv, timeout: nil)
+}
+
+// MARK: - Entering a namespace for good (`topo exec`)
+
+/// Why `Processes.execInNamespace` could not run the command.
+public enum ExecInNamespaceError: Error, Hashable, Sendable {
+    /// No `DIR/NAME`: the namespaces that do exist, sorted.
+    case noSuchNamespace(name: String, existing: [String])
+    /// The name cannot be a namespace file name (empty, `/`, `.`, `..`, too long).
+    case invalidName(String)
+    /// `DIR/NAME` exists but is not a network namespace (a stale file), or setns refused.
+    case cannotEnter(name: String, errno: Int32)
+    /// execvp failed (ENOENT: not found; EACCES: not executable).
+    case cannotRun(command: String, errno: Int32)
+}
+
+extension Processes {
+    /// The named namespaces in `directory` (`ip netns list`), sorted; [] when there is none.
+    public static func namedNamespaces(in directory: String = "/run/netns") -> [String] {
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let e = readdir(dir) {
+            let name = withUnsafePointer(to: e.pointee.d_name) { p in
+                p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// Moves the calling thread into the named network namespace `DIR/NAME` (`host`: stays)
+    /// and replaces the process with `argv` (searched in PATH), keeping the terminal,
+    /// environment, signal dispositions and every descriptor. Only the network namespace
+    /// changes: unlike `ip netns exec`, the mount namespace is not touched (no remount of
+    /// /sys, no /etc/netns/NAME bind mounts). Returns only by throwing.
+    ///
+    /// Call it from the main thread before other threads exist (`setns` moves only the
+    /// calling thread; execve ends the others, but their namespaces do not matter then).
+    public static func execInNamespace(_ name: String, argv: [String], directory: String = "/run/netns") throws -> Never {
+        precondition(!argv.isEmpty)
+        if name != hostNamespace {
+            let bytes = Array(name.utf8)
+            guard !bytes.isEmpty, bytes.count <= 255, name != ".", name != "..",
+                  !bytes.contains(UInt8(ascii: "/")), !bytes.contains(0) else { throw ExecInNamespaceError.invalidName(name) }
+            let fd = open(directory + "/" + name, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                let e = errno
+                if e == ENOENT { throw ExecInNamespaceError.noSuchNamespace(name: name, existing: namedNamespaces(in: directory)) }
+                throw ExecInNamespaceError.cannotEnter(name: name, errno: e)
+            }
+            let rc = topo_setns(fd, TOPO_CLONE_NEWNET)
+            let e = errno
+            close(fd)
+            guard rc == 0 else { throw ExecInNamespaceError.cannotEnter(name: name, errno: e) }
+        }
+        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        execvp(argv[0], &cargs)
+        let e = errno
+        for p in cargs { free(p) }
+        throw ExecInNamespaceError.cannotRun(command: argv[0], errno: e)
+    }
 }
