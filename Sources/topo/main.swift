@@ -20,7 +20,7 @@ struct Topo: ParsableCommand {
             + "operations, and applies the plan through rtnetlink. Use `-` as FILE for standard input. "
             + "Exit codes: 0 success, 1 the script is wrong or an action failed, 2 usage, 3 the kernel refused.",
         subcommands: [RunCommand.self, PlanCommand.self, CheckCommand.self, DestroyCommand.self, ShowCommand.self, ReplSubcommand.self,
-                      PingAllCommand.self, ExecCommand.self]
+                      PingAllCommand.self, ExecCommand.self, GraphCommand.self]
     )
 }
 
