@@ -37,6 +37,7 @@ struct ScriptOptions: ParsableArguments {
 }
 
 enum DiagnosticStyle: String, ExpressibleByArgument, CaseIterable { case full, short }
+enum CheckFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 enum ColorChoice: String, ExpressibleByArgument, CaseIterable { case auto, always, never }
 extension PlanFormat: ExpressibleByArgument {}
 
@@ -85,8 +86,15 @@ struct CheckCommand: ParsableCommand {
         commandName: "check",
         abstract: "Parse, evaluate and check a script; report every error. Changes nothing.")
     @OptionGroup var script: ScriptOptions
+    @Option(name: .long, help: "text (diagnostics on standard error) or json (one document on standard output).")
+    var format: CheckFormat = .text
 
     func run() throws {
+        if format == .json {
+            let result = compile(try script.load())
+            writeOut(renderCheckJSON(result))
+            throw Exiting(code: result.hasErrors ? Exit.script : Exit.ok)
+        }
         let result = try script.compileOrExit()
         let ops = result.plan?.steps.count ?? 0
         print("\(result.file.name): ok (\(ops) operation\(ops == 1 ? "" : "s"))")
