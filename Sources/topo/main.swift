@@ -19,9 +19,19 @@ struct Topo: ParsableCommand {
             + "their addresses and routes. topo checks it, compiles it to an ordered plan of kernel "
             + "operations, and applies the plan through rtnetlink. Use `-` as FILE for standard input. "
             + "Exit codes: 0 success, 1 the script is wrong or an action failed, 2 usage, 3 the kernel refused.",
+        version: topoVersion,
         subcommands: [RunCommand.self, PlanCommand.self, CheckCommand.self, DestroyCommand.self, ShowCommand.self, ReplSubcommand.self,
                       PingAllCommand.self, ExecCommand.self, GraphCommand.self]
     )
+
+    /// Prints the man page (docs/topo.1 is this output).
+    @Flag(name: .customLong("generate-manual"), help: .hidden)
+    var generateManual = false
+
+    func run() throws {
+        guard generateManual else { throw CleanExit.helpRequest(self) }
+        writeOut(manualPage())
+    }
 }
 
 /// Options shared by every command that reads a script.
