@@ -211,6 +211,39 @@ public enum Processes {
         return .killed
     }
 
+    /// Starts `argv` (searched in PATH) sharing topo's terminal, descriptors, process group
+    /// and namespaces, with an empty signal mask and default dispositions; `environment`
+    /// (`NAME=value`) replaces topo's when given. For a command the user runs in the
+    /// foreground (`topo sandbox -- CMD`). Throws `ExecInNamespaceError.cannotRun`.
+    public static func spawnForeground(_ argv: [String], environment: [String]? = nil) throws -> pid_t {
+        guard let path = argv.first, !path.isEmpty else { throw KernelError.failure("no command") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var env: [UnsafeMutablePointer<CChar>?]? = environment.map { $0.map { strdup($0) } + [nil] }
+        defer { env?.forEach { free($0) } }
+        do {
+            if env == nil { return try spawn(path, argv, actions: &actions, flags: 0, searchPath: true) }
+            return try env!.withUnsafeMutableBufferPointer { e in
+                try spawn(path, argv, actions: &actions, flags: 0, searchPath: true, environment: e.baseAddress)
+            }
+        } catch let e as KernelError {
+            throw ExecInNamespaceError.cannotRun(command: path, errno: notFoundOrNot(path, e.errnoValue ?? ENOENT))
+        }
+    }
+
+    /// A PATH search that met an unreadable directory fails with EACCES even when the command
+    /// is nowhere (glibc's execvp): that is "not found" (ENOENT) unless some PATH entry has it.
+    static func notFoundOrNot(_ command: String, _ e: Int32) -> Int32 {
+        guard e == EACCES, !command.contains("/") else { return e }
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
+        for dir in path.split(separator: ":", omittingEmptySubsequences: false) {
+            let d = dir.isEmpty ? "." : String(dir)
+            if access(d + "/" + command, F_OK) == 0 { return e }
+        }
+        return ENOENT
+    }
+
     /// `/proc/PID/stat` field 22: when the process started, in clock ticks since boot.
     public static func startTime(of pid: Int32) -> UInt64? { stat(of: pid)?.startTime }
 
@@ -276,7 +309,8 @@ public enum Processes {
     /// posix_spawn with an empty signal mask and every signal at its default disposition,
     /// plus `flags` (process group, session).
     private static func spawn(_ path: String, _ argv: [String], actions: inout posix_spawn_file_actions_t,
-                              flags: Int32) throws -> pid_t {
+                              flags: Int32, searchPath: Bool = false,
+                              environment: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = nil) throws -> pid_t {
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -297,7 +331,9 @@ public enum Processes {
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for p in cargs { free(p) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attr, &cargs, Glibc.environ)
+        let env = environment ?? Glibc.environ
+        let rc = searchPath ? posix_spawnp(&pid, path, &actions, &attr, &cargs, env)
+            : posix_spawn(&pid, path, &actions, &attr, &cargs, env)
         guard rc == 0 else {
             throw KernelError.refused(errno: rc, text: errnoText(rc), extack: "cannot start \(path)")
         }
@@ -396,6 +432,6 @@ extension Processes {
         execvp(argv[0], &cargs)
         let e = errno
         for p in cargs { free(p) }
-        throw ExecInNamespaceError.cannotRun(command: argv[0], errno: e)
+        throw ExecInNamespaceError.cannotRun(command: argv[0], errno: notFoundOrNot(argv[0], e))
     }
 }

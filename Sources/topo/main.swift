@@ -21,7 +21,7 @@ struct Topo: ParsableCommand {
             + "Exit codes: 0 success, 1 the script is wrong or an action failed, 2 usage, 3 the kernel refused.",
         version: topoVersion,
         subcommands: [RunCommand.self, PlanCommand.self, CheckCommand.self, DestroyCommand.self, ShowCommand.self, ReplSubcommand.self,
-                      PingAllCommand.self, ExecCommand.self, GraphCommand.self]
+                      PingAllCommand.self, ExecCommand.self, GraphCommand.self, SandboxCommand.self]
     )
 
     /// Prints the man page (docs/topo.1 is this output).
