@@ -138,8 +138,10 @@ struct ManualCommand {
             switch kind {
             case "positional":
                 let v = "\\fI" + roff(value.uppercased()) + "\\fR" + (repeating ? "..." : "")
+                // Arguments taken after `--` only are shown with it.
+                let dashes = a["parsingStrategy"]?.string == "postTerminator" ? "\\-\\- " : ""
                 term = v
-                synopsis = optional ? "[" + v + "]" : v
+                synopsis = optional || !dashes.isEmpty ? "[" + dashes + v + "]" : v
             case "option":
                 let v = " \\fI" + roff(value) + "\\fR"
                 term = bold + v
