@@ -66,6 +66,34 @@ struct ExecKernelTests {
             """, "\(r.stderr)")
     }
 
+    /// `exec` actions of `topo run`: the run waits for the command, not for what it leaves in
+    /// the background, and the command starts with no signal held back or ignored, although
+    /// topo holds SIGINT/SIGTERM/SIGHUP back while it runs.
+    @Test func runsExecActionsSafely() throws {
+        let dir = try makeTempDirectory()
+        defer { removeTree(dir) }
+        let script = dir + "/exec.topo"
+        try writeWholeFile(script, """
+            ns ns0
+            exec ns0 "sleep 300 & echo bg=$!"
+            exec ns0 "grep -E '^Sig(Blk|Ign)' /proc/self/status"
+            exec ns0 "ip netns identify"
+
+            """)
+        let r = try sandbox("""
+            start=$(date +%s%N)
+            "$TOPO" run --allow-exec '\(script)'
+            echo "took-ms $(( ($(date +%s%N) - start) / 1000000 ))"
+            """)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        if let bg = lines.first(where: { $0.hasPrefix("bg=") }).flatMap({ Int32($0.dropFirst(3)) }) { kill(bg, SIGKILL) }
+        #expect(lines.contains("SigBlk:\t0000000000000000") && lines.contains("SigIgn:\t0000000000000000"), "\(r.stdout)")
+        #expect(lines.contains("ns0"), "the command did not run inside ns0: \(r.stdout)")
+        let ms = Int(lines.last(where: { $0.hasPrefix("took-ms ") })?.dropFirst(8) ?? "") ?? Int.max
+        #expect(ms < 10_000, "topo run waited for the background sleep (\(ms) ms)")
+    }
+
     /// Without root (no CAP_SYS_ADMIN) setns is refused: one line, exit 3.
     @Test func withoutPrivilegesEnteringIsRefused() throws {
         let r = try sandbox("""
