@@ -10,7 +10,8 @@ private let asNobody = "setpriv --reuid=65534 --regid=65534 --clear-groups"
 /// Runs `script` (bash) as `nobody`, inside the usual root sandbox (so even a topo bug could
 /// touch nothing of the machine's network or /run). `$TOPO` names the binary; `$NOBODY` is
 /// the setpriv prefix. The script file is written where nobody can read it.
-private func nobodySandbox(_ script: String, outer: String = "", after: String = "") throws -> ProcessResult {
+private func nobodySandbox(_ script: String, outer: String = "", after: String = "",
+                           topo: String = topoBinary) throws -> ProcessResult {
     let dir = try makeTempDirectory()
     defer { removeTree(dir) }
     chmod(dir, 0o755)
@@ -19,6 +20,7 @@ private func nobodySandbox(_ script: String, outer: String = "", after: String =
     chmod(file, 0o644)
     return try sandbox("""
         export NOBODY='\(asNobody)'
+        export TOPO='\(topo)'
         \(outer)
         set +e
         $NOBODY bash '\(file)'
@@ -35,17 +37,34 @@ private func innerStatus(_ r: ProcessResult) -> Int32? {
     return nil
 }
 
-/// Nobody must be able to reach and run the binary under test.
-private func nobodyCanRunTopo() -> Bool {
-    (try? runProcess(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", topoBinary, "--version"]))?
-        .status == 0
-}
-
 /// `topo sandbox` as an ordinary user (`nobody`, from root: CI is root) and as root.
+///
+/// Nobody must be able to run the binary and read the examples: the binary is copied to a
+/// private temporary directory nobody can reach (the checkout may sit under a directory
+/// only root can enter); the examples are read relative to the package root, the working
+/// directory, which needs only its own o+x (and the files o+r), not its parents'.
 @Suite(.serialized, .enabled(if: kernelTestsEnabled, "kernel tests need root (to become nobody with setpriv)"))
-struct SandboxTests {
+final class SandboxTests {
+    let dir: String
+    let topoCopy: String
+
     init() throws {
-        try #require(nobodyCanRunTopo(), "nobody cannot run \(topoBinary): every directory above it needs o+x, the file o+rx")
+        dir = try makeTempDirectory()
+        chmod(dir, 0o755)
+        topoCopy = dir + "/topo"
+        let copy = try runProcess(["/bin/cp", topoBinary, topoCopy])
+        try #require(copy.status == 0, "cannot copy \(topoBinary): \(copy.stderr)")
+        chmod(topoCopy, 0o755)
+        let check = try runProcess(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sh", "-c",
+                                    "'\(topoCopy)' check \(example("veth-pair"))"])
+        let why = "nobody cannot run topo or read the examples (the package root and examples/ need o+x, the files o+r)"
+        try #require(check.status == 0, "\(why): \(check.stdout)\(check.stderr)")
+    }
+
+    deinit { removeTree(dir) }
+
+    private func nobodySandbox(_ script: String, outer: String = "", after: String = "") throws -> ProcessResult {
+        try TopoCLITests.nobodySandbox(script, outer: outer, after: after, topo: topoCopy)
     }
 
     @Test func theNamespacesAreThereInside() throws {
@@ -202,7 +221,7 @@ struct SandboxTests {
                 set -e
                 mount --make-rprivate /
                 mount -t tmpfs tmpfs /run
-                exec \(asNobody) '\(topoBinary)' sandbox -- sh -c 'echo inside-ready; sleep 30'
+                exec \(asNobody) '\(topoCopy)' sandbox -- sh -c 'echo inside-ready; sleep 30'
                 """
             let pty = try PtySession(arguments: ["--net", "--mount", "/bin/bash", "-c", script], environment: [:],
                                      executable: "/usr/bin/unshare")
