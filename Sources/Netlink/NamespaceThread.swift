@@ -308,7 +308,7 @@ private final class ParallelWork<T>: @unchecked Sendable {
 /// next index until none is left; returns the results in index order. If a thread cannot be
 /// started, the others (and the calling thread) do its share. All threads are joined before
 /// this returns.
-func parallelMap<T>(count: Int, threads: Int, _ body: @escaping (Int) -> T) -> [T] {
+public func parallelMap<T>(count: Int, threads: Int, _ body: @escaping (Int) -> T) -> [T] {
     let results = UnsafeMutablePointer<T?>.allocate(capacity: count)
     results.initialize(repeating: nil, count: count)
     defer {

@@ -223,7 +223,8 @@ public struct ExecResult: Hashable, Sendable {
     public var status: Int32
     /// Standard output and standard error, interleaved.
     public var output: String
-    /// True when the command was killed for running past its timeout.
+    /// True when the command ran past its timeout and its process group was killed
+    /// (`status` is then 137, SIGKILL).
     public var timedOut: Bool
     public init(status: Int32, output: String, timedOut: Bool = false) {
         self.status = status

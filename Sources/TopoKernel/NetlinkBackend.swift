@@ -6,7 +6,8 @@ import TopoLanguage
 /// `KernelBackend` over the `Netlink` module: one socket per namespace, opened once on the
 /// namespace thread; veth ends created directly in their namespaces (`IFLA_NET_NS_FD`);
 /// every batch pipelined in one send; sysctls and ping from the namespace thread while it is
-/// inside the namespace; exec through `nsenter --net=/run/netns/NS sh -c CMD`.
+/// inside the namespace; exec and daemons spawned from that thread inside the namespace
+/// (`Processes`, no nsenter); many pings at once from threads inside their namespaces.
 public final class NetlinkBackend: KernelBackend {
     let thread: NamespaceThread
     let named: NamedNamespaces
@@ -422,12 +423,94 @@ public final class NetlinkBackend: KernelBackend {
         do { try named.removeHalfMade(name) } catch { throw kernelError(error) }
     }
 
+    /// `sh -c command` spawned from the namespace thread while it is inside the namespace
+    /// (so no nsenter, and a sandboxed caller stays sandboxed): see `Processes.run`. The
+    /// timeout defaults to 60 s and kills the command's process group.
     public func exec(in ns: String, command: String, timeout: Double) throws -> ExecResult {
-        let argv = ns == hostNamespace ? ["/bin/sh", "-c", command]
-            : ["/usr/bin/env", "nsenter", "--net=" + named.path(of: ns), "/bin/sh", "-c", command]
-        // Spawned from the namespace thread, so the child starts in topo's own namespaces
-        // (a sandboxed caller stays sandboxed).
-        do { return try thread.run { try spawnCapturing(argv) } } catch { throw kernelError(error) }
+        let argv = ["/bin/sh", "-c", command]
+        let limit = timeout
+        do {
+            if ns == hostNamespace { return try thread.run { try Processes.run(argv, timeout: limit) } }
+            let nsfd = try fd(ns).fd
+            return try thread.run(inNamespace: nsfd) { try Processes.run(argv, timeout: limit) }
+        } catch { throw kernelError(error) }
+    }
+
+    /// Starts `sh -c command` as a daemon inside the namespace (see `Processes.startDaemon`):
+    /// its own session, default signals, stdin /dev/null, output appended to
+    /// `logDirectory/NAME.log`. Stop it with `Processes.stop(pid:startTime:)` (from any
+    /// thread: signals do not care about namespaces).
+    public func startDaemon(in ns: String, command: String, logDirectory: String = Processes.defaultDaemonLogDirectory,
+                            name: String) throws -> DaemonProcess {
+        do {
+            // The log directory is made in the home mount namespace (the thread's), as the log is.
+            if ns == hostNamespace {
+                return try thread.run { try Processes.startDaemon(command: command, logDirectory: logDirectory, name: name) }
+            }
+            let nsfd = try fd(ns).fd
+            return try thread.run(inNamespace: nsfd) {
+                try Processes.startDaemon(command: command, logDirectory: logDirectory, name: name)
+            }
+        } catch { throw kernelError(error) }
+    }
+
+    /// `KernelBackend.startDaemon`: the log is named after the namespace and a hash of the command.
+    public func startDaemon(in ns: String, command: String, logDirectory: String) throws -> (pid: Int32, startTime: UInt64) {
+        let name = (ns.utf8.allSatisfy { $0 > 0x20 && $0 != UInt8(ascii: "/") && $0 < 0x7f } ? ns : "ns")
+            + "-" + String(fnv1a64Hex(Array((ns + "\u{0}" + command).utf8)).prefix(12))
+        let d: DaemonProcess = try startDaemon(in: ns, command: command, logDirectory: logDirectory, name: name)
+        return (d.pid, d.startTime)
+    }
+
+    /// Pings many (source namespace, address) pairs at once: one job per source namespace and
+    /// family, each sending to all its targets over one raw socket (`icmpEchoMany`), up to
+    /// `maxThreads` jobs at a time on threads that enter their source namespace. So the whole
+    /// takes about one `timeout` however many pairs fail. One result per pair, in order.
+    public func ping(many pairs: [(from: String, to: IPAddress)], count: Int = 1, timeout: Double,
+                     maxThreads: Int = 64) -> [Result<PingResult, KernelError>] {
+        guard !pairs.isEmpty else { return [] }
+        struct Job { var nsfd: Int32; var pairIndices: [Int]; var targets: [IPAddress] }
+        var results = [Result<PingResult, KernelError>?](repeating: nil, count: pairs.count)
+        var jobs: [Job] = []
+        var jobIndex: [String: Int] = [:]
+        for (i, p) in pairs.enumerated() {
+            let key = p.from + (p.to.family == .ipv6 ? "/6" : "/4")
+            if let j = jobIndex[key] {
+                jobs[j].pairIndices.append(i)
+                jobs[j].targets.append(p.to)
+                continue
+            }
+            do {
+                let f = try fd(p.from).fd
+                jobIndex[key] = jobs.count
+                jobs.append(Job(nsfd: f, pairIndices: [i], targets: [p.to]))
+            } catch {
+                results[i] = .failure(error as? KernelError ?? kernelError(error))
+            }
+        }
+        let work = jobs
+        let outcome: [Result<[PingResult], KernelError>]
+        do {
+            let home = try fd(hostNamespace).fd
+            // Entered "in" the home namespace so that the namespace thread, which takes a share
+            // of the jobs too, is switched back home (or retired) afterwards.
+            outcome = try thread.run(inNamespace: home) {
+                parallelMap(count: work.count, threads: min(maxThreads, work.count) - 1) { j in
+                    if topo_setns(work[j].nsfd, TOPO_CLONE_NEWNET) != 0 { return .failure(.errno(errno)) }
+                    return Result { try icmpEchoMany(work[j].targets, count: count, timeout: timeout) }
+                        .mapError { kernelError($0) }
+                }
+            }
+        } catch {
+            let e = kernelError(error)
+            return results.map { $0 ?? .failure(e) }
+        }
+        for (j, job) in jobs.enumerated() {
+            for (k, i) in job.pairIndices.enumerated() {
+                results[i] = outcome[j].map { $0[k] }
+            }
+        }
+        return results.map { $0 ?? .failure(.failure("no result")) }
     }
 }
 
@@ -442,169 +525,4 @@ func kernelError(_ error: Error) -> KernelError {
         }
     }
     return .failure("\(error)")
-}
-
-/// Seconds on the monotonic clock.
-func monotonicNow() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
-}
-
-/// An ICMP echo request: type 8 (v4) or 128 (v6), identifier, sequence, a short payload. The
-/// v4 checksum is filled in; for ICMPv6 raw sockets the kernel computes it (it covers the
-/// IPv6 pseudo-header, which only the kernel knows fully).
-func icmpEchoRequest(v6: Bool, identifier: UInt16, sequence: UInt16) -> [UInt8] {
-    var pkt: [UInt8] = [v6 ? 128 : 8, 0, 0, 0, UInt8(identifier >> 8), UInt8(identifier & 0xff),
-                        UInt8(sequence >> 8), UInt8(sequence & 0xff)]
-    pkt += Array("topo-ping".utf8)
-    if !v6 {
-        let c = internetChecksum(pkt)
-        pkt[2] = UInt8(c >> 8)
-        pkt[3] = UInt8(c & 0xff)
-    }
-    return pkt
-}
-
-/// The RFC 1071 checksum (ones' complement of the ones' complement sum of 16-bit words).
-func internetChecksum(_ bytes: [UInt8]) -> UInt16 {
-    var sum: UInt32 = 0
-    var i = 0
-    while i < bytes.count {
-        sum += UInt32(bytes[i]) << 8 | (i + 1 < bytes.count ? UInt32(bytes[i + 1]) : 0)
-        i += 2
-    }
-    while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
-    return ~UInt16(sum)
-}
-
-/// If `packet` (as a raw socket returns it: with the IPv4 header for v4, without one for v6) is
-/// an echo reply carrying `identifier`, its sequence number.
-func echoReplySequence(_ packet: ArraySlice<UInt8>, v6: Bool, identifier: UInt16) -> UInt16? {
-    let p = Array(packet)
-    var off = 0
-    if !v6 {
-        guard let first = p.first, first >> 4 == 4 else { return nil }
-        off = Int(first & 0x0f) * 4
-    }
-    guard p.count >= off + 8, p[off] == (v6 ? 129 : 0), p[off + 1] == 0 else { return nil }
-    guard UInt16(p[off + 4]) << 8 | UInt16(p[off + 5]) == identifier else { return nil }
-    return UInt16(p[off + 6]) << 8 | UInt16(p[off + 7])
-}
-
-/// ICMP echo over a raw socket, run on a thread already inside the namespace.
-///
-/// A fresh veth's carrier comes up asynchronously (linkwatch, up to about a second) and
-/// packets sent before are dropped; the first ARP/ND resolution may then wait for its next
-/// retry. So one request goes out every `interval` (new sequence number each) until `count`
-/// distinct ones are answered or `timeout` (plus `interval` per further answer wanted) passes.
-/// Only echo replies reach the socket (ICMP_FILTER / ICMP6_FILTER); replies are matched by
-/// identifier and by the sequence numbers sent.
-private func icmpEcho(_ address: IPAddress, count: Int, timeout: Double, interval: Double = 0.2) throws -> PingResult {
-    let v6 = address.family == .ipv6
-    let s = Glibc.socket(v6 ? AF_INET6 : AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
-                         v6 ? Int32(IPPROTO_ICMPV6) : Int32(IPPROTO_ICMP))
-    guard s >= 0 else { throw KernelError.errno(errno) }
-    defer { close(s) }
-    if v6 {
-        // ICMP6_FILTER (1) at level IPPROTO_ICMPV6: a set bit blocks that type. Pass 129 only.
-        var filter = [UInt32](repeating: .max, count: 8)
-        filter[129 >> 5] &= ~(UInt32(1) << UInt32(129 & 31))
-        _ = setsockopt(s, Int32(IPPROTO_ICMPV6), 1, &filter, socklen_t(32))
-    } else {
-        // ICMP_FILTER (1) at level SOL_RAW (255): a set bit blocks that type. Pass 0 only.
-        var mask: UInt32 = ~UInt32(1)
-        _ = setsockopt(s, 255, 1, &mask, socklen_t(4))
-    }
-    var sa = sockaddr_storage()
-    let saLen: socklen_t
-    let b = address.bytes
-    if v6 {
-        saLen = socklen_t(MemoryLayout<sockaddr_in6>.size)
-        withUnsafeMutableBytes(of: &sa) { raw in
-            raw.storeBytes(of: sa_family_t(AF_INET6), toByteOffset: 0, as: sa_family_t.self)
-            for i in 0..<16 { raw[8 + i] = b[i] }    // sin6_addr follows family, port, flowinfo
-        }
-    } else {
-        saLen = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutableBytes(of: &sa) { raw in
-            raw.storeBytes(of: sa_family_t(AF_INET), toByteOffset: 0, as: sa_family_t.self)
-            for i in 0..<4 { raw[4 + i] = b[i] }     // sin_addr follows family, port
-        }
-    }
-    let ident = UInt16(truncatingIfNeeded: getpid() ^ Int32(topo_gettid()))
-    let wanted = max(1, count)
-    let start = monotonicNow()
-    let deadline = start + max(interval, timeout) + interval * Double(wanted - 1)
-    var sentSeqs: Set<UInt16> = []
-    var answered: Set<UInt16> = []
-    var sent = 0
-    var nextSeq: UInt16 = 1
-    var nextSend = start
-    var buf = [UInt8](repeating: 0, count: 2048)
-    while answered.count < wanted {
-        var now = monotonicNow()
-        if now >= deadline { break }
-        if now >= nextSend {
-            let pkt = icmpEchoRequest(v6: v6, identifier: ident, sequence: nextSeq)
-            let n = withUnsafePointer(to: &sa) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(s, pkt, pkt.count, 0, $0, saLen) }
-            }
-            if n == pkt.count {
-                sent += 1
-                sentSeqs.insert(nextSeq)
-            }   // else (e.g. ENETUNREACH, ENOBUFS): unanswered; try again next interval
-            nextSeq &+= 1
-            if nextSeq == 0 { nextSeq = 1 }
-            nextSend = now + interval
-            now = monotonicNow()
-        }
-        let wait = min(nextSend, deadline) - now
-        var pfd = pollfd(fd: s, events: Int16(POLLIN), revents: 0)
-        let r = poll(&pfd, 1, Int32(max(1, (wait * 1000).rounded(.up))))
-        if r < 0 && errno != EINTR { throw KernelError.errno(errno) }
-        if r <= 0 { continue }
-        while true {
-            let got = recv(s, &buf, buf.count, Int32(MSG_DONTWAIT))
-            if got <= 0 { break }
-            if let sq = echoReplySequence(buf[0..<got], v6: v6, identifier: ident), sentSeqs.contains(sq) {
-                answered.insert(sq)
-            }
-        }
-    }
-    return PingResult(sent: sent, received: answered.count)
-}
-
-/// Runs argv, capturing stdout and stderr together.
-func spawnCapturing(_ argv: [String]) throws -> ExecResult {
-    var pipeFDs: [Int32] = [0, 0]
-    guard pipe2(&pipeFDs, O_CLOEXEC) == 0 else { throw KernelError.errno(errno) }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
-    posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2)
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-    defer { for p in cargs { free(p) } }
-    var pid: pid_t = 0
-    let rc = posix_spawn(&pid, argv[0], &actions, nil, &cargs, Glibc.environ)
-    close(pipeFDs[1])
-    guard rc == 0 else {
-        close(pipeFDs[0])
-        throw KernelError.errno(rc)
-    }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = read(pipeFDs[0], &buf, buf.count)
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { break }
-        if out.count < 1 << 20 { out += buf[0..<n] }
-    }
-    close(pipeFDs[0])
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    return ExecResult(status: code, output: String(decoding: out, as: UTF8.self))
 }

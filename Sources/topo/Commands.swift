@@ -60,12 +60,17 @@ func report(_ error: ExecutionError, source: SourceFile?, renderer: DiagnosticRe
 func applyCommand(plan: Plan, source: SourceFile, script: ScriptOptions, allowExec: Bool, verbose: Bool = false) throws -> Int32 {
     if let code = requirePrivileges("run") { return code }
     let (key, path) = stateKey(for: source, file: script.file)
+    // On a terminal, a progress line for runs that take a while (drawn after half a second).
+    let progress = ProgressReporter.terminal()
+    defer { progress?.finish() }
     do {
         let result = try withSignalsDeferred {
             try Executor(backend: try NetlinkBackend())
                 .apply(plan, options: ApplyOptions(stateKey: key, scriptPath: path, allowExec: allowExec,
-                                                   scriptHash: fnv1a64Hex(Array(source.text.utf8))))
+                                                   scriptHash: fnv1a64Hex(Array(source.text.utf8)),
+                                                   progress: progress.map { p in { p.report(done: $0, total: $1, what: "operations") } }))
         }
+        progress?.finish()
         for n in result.notes { printError("note: \(n)") }
         print("\(source.name): \(result.summary)")
         if verbose {
@@ -79,8 +84,10 @@ func applyCommand(plan: Plan, source: SourceFile, script: ScriptOptions, allowEx
         }
         return Exit.ok
     } catch let error as ExecutionError {
+        progress?.finish()
         return report(error, source: source, renderer: script.renderer)
     } catch {
+        progress?.finish()
         printError("topo: \(error)")
         return Exit.kernel
     }

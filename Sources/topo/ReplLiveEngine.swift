@@ -296,7 +296,15 @@ final class ReplLiveEngine: ReplEngine {
     }
 
     func pingall() -> ReplOutcome {
-        .failure("error: :pingall is not available yet")
+        if dryRun { return .ok("dry run: nothing was applied") }
+        guard !topology.namespaces.isEmpty else { return .failure("error: the session has no namespaces") }
+        do {
+            let report = PingAll.run(topology, backend: try executor.get().backend)
+            let text = report.text()
+            return report.allReachable ? .ok(text) : ReplOutcome(output: text, succeeded: false)
+        } catch {
+            return .failure("error: \(error)")
+        }
     }
 
     func reset() -> ReplOutcome {

@@ -19,9 +19,20 @@ struct Topo: ParsableCommand {
             + "their addresses and routes. topo checks it, compiles it to an ordered plan of kernel "
             + "operations, and applies the plan through rtnetlink. Use `-` as FILE for standard input. "
             + "Exit codes: 0 success, 1 the script is wrong or an action failed, 2 usage, 3 the kernel refused.",
+        version: topoVersion,
         subcommands: [RunCommand.self, PlanCommand.self, DiffCommand.self, CheckCommand.self, DestroyCommand.self, LsCommand.self,
-                      ShowCommand.self, ReplSubcommand.self]
+                      ShowCommand.self, ReplSubcommand.self, PingAllCommand.self, ExecCommand.self, GraphCommand.self,
+                      SandboxCommand.self]
     )
+
+    /// Prints the man page (docs/topo.1 is this output).
+    @Flag(name: .customLong("generate-manual"), help: .hidden)
+    var generateManual = false
+
+    func run() throws {
+        guard generateManual else { throw CleanExit.helpRequest(self) }
+        writeOut(manualPage())
+    }
 }
 
 /// Options shared by every command that reads a script.
@@ -37,6 +48,7 @@ struct ScriptOptions: ParsableArguments {
 }
 
 enum DiagnosticStyle: String, ExpressibleByArgument, CaseIterable { case full, short }
+enum CheckFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 enum ColorChoice: String, ExpressibleByArgument, CaseIterable { case auto, always, never }
 extension PlanFormat: ExpressibleByArgument {}
 
@@ -85,8 +97,15 @@ struct CheckCommand: ParsableCommand {
         commandName: "check",
         abstract: "Parse, evaluate and check a script; report every error. Changes nothing.")
     @OptionGroup var script: ScriptOptions
+    @Option(name: .long, help: "text (diagnostics on standard error) or json (one document on standard output).")
+    var format: CheckFormat = .text
 
     func run() throws {
+        if format == .json {
+            let result = compile(try script.load())
+            writeOut(renderCheckJSON(result))
+            throw Exiting(code: result.hasErrors ? Exit.script : Exit.ok)
+        }
         let result = try script.compileOrExit()
         let ops = result.plan?.steps.count ?? 0
         print("\(result.file.name): ok (\(ops) operation\(ops == 1 ? "" : "s"))")
@@ -135,7 +154,7 @@ struct RunCommand: ParsableCommand {
 struct DiffCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diff",
-        abstract: "Print what `topo run` would do now: + create, ~ change (old → new), - remove. Changes nothing.")
+        abstract: "Print what `topo run` would do now: + create, ~ change (old -> new), - remove. Changes nothing.")
     @OptionGroup var script: ScriptOptions
     @Option(name: .long, help: "text or json.")
     var format: DiffFormat = .text

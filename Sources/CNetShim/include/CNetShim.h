@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <spawn.h>
 
 /// setns(2): move the calling thread into the namespace behind `fd`.
 static inline int topo_setns(int fd, int nstype) { return setns(fd, nstype); }
@@ -19,8 +20,18 @@ static inline long long topo_fs_type(const char *path) {
     if (statfs(path, &fs) != 0) return -1;
     return (long long)fs.f_type;
 }
+/// POSIX_SPAWN_SETSID (a glibc extension the Swift Glibc module does not show); 0 if absent.
+short topo_posix_spawn_setsid(void);
+/// pidfd_open(2): a descriptor that polls readable once the process has exited; -1 with
+/// errno (ENOSYS before Linux 5.3).
+int topo_pidfd_open(int pid);
+/// posix_spawn_file_actions_addclosefrom_np (glibc 2.34+): close every descriptor >= `from`
+/// in the child; ENOSYS where the C library lacks it.
+int topo_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from);
 
 static const int TOPO_CLONE_NEWNET = CLONE_NEWNET;
+static const int TOPO_CLONE_NEWUSER = CLONE_NEWUSER;
+static const int TOPO_CLONE_NEWPID = CLONE_NEWPID;
 static const int TOPO_CLONE_NEWNS = CLONE_NEWNS;
 static const int TOPO_CLONE_FS = CLONE_FS;
 
