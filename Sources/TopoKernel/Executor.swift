@@ -132,6 +132,8 @@ public struct ExecutionError: Error, Hashable, Sendable, CustomStringConvertible
     public var rollbackErrors: [String]
     /// A `help:` line of the error's own (else `help` derives one from the reason).
     public var extraHelp: String?
+    /// For `.actionFailed`: what the run had applied (it stays applied).
+    public var applied: ApplyReport?
 
     public init(_ reason: Reason, _ message: String, step: PlanStep? = nil, notes: [Diagnostic.Note] = [],
                 rollbackErrors: [String] = [], help: String? = nil) {
@@ -282,13 +284,21 @@ public final class Executor {
             }
             // Daemons, after the commit (they are not part of the transaction).
             if options.runActions {
-                try startDaemons(rec.afterApply, record: &record, store: store, key: key, options: options, report: &report)
+                do {
+                    try startDaemons(rec.afterApply, record: &record, store: store, key: key, options: options, report: &report)
+                } catch var e as ExecutionError {
+                    e.applied = report
+                    throw e
+                }
             }
         }
         timing.mark("commit")
         if options.runActions {
             for s in rec.afterApply where s.operation.isAction {
-                report.actions.append(try runAction(s, options: options))
+                do { report.actions.append(try runAction(s, options: options)) } catch var e as ExecutionError {
+                    e.applied = report
+                    throw e
+                }
             }
         }
         return report

@@ -185,30 +185,41 @@ public func renderDiff(_ changes: [Change], file: String, as format: DiffFormat)
         w.append(", \"removed\": ")
         w.write(s.removed)
         w.append("},\n  \"changes\": [")
-        for (i, c) in changes.enumerated() {
-            w.append(i == 0 ? "\n    {\"mark\": \"" : ",\n    {\"mark\": \"")
-            w.write(c.mark.rawValue)
-            w.append("\", ")
-            PlanJSON.fields(c.operation, into: &w)
-            w.append(", \"old\": ")
-            if let o = c.old { PlanJSON.string(o, into: &w) } else { w.append("null") }
-            if c.step.range == .none {
-                w.append(", \"source\": null}")
-            } else {
-                let r = c.step.range
-                w.append(", \"source\": {\"line\": ")
-                w.write(r.start.line)
-                w.append(", \"column\": ")
-                w.write(r.start.column)
-                w.append(", \"end_line\": ")
-                w.write(r.end.line)
-                w.append(", \"end_column\": ")
-                w.write(r.end.column)
-                w.append("}}")
-            }
+        for (i, obj) in changeJSONObjects(changes).enumerated() {
+            w.append(i == 0 ? "\n    " : ",\n    ")
+            w.write(obj)
             w.endLine()
         }
         w.write(changes.isEmpty ? "]\n}\n" : "\n  ]\n}\n")
+        return w.finish()
+    }
+}
+
+/// Each change as one JSON object: `{"mark": "+", "op": …, <the operation's fields>, "old": …,
+/// "source": {…} | null}` (the objects of `topo diff --format json` and `topo run --format json`).
+public func changeJSONObjects(_ changes: [Change]) -> [String] {
+    changes.map { c in
+        var w = ByteWriter(capacity: 200)
+        w.append("{\"mark\": \"")
+        w.write(c.mark.rawValue)
+        w.append("\", ")
+        PlanJSON.fields(c.operation, into: &w)
+        w.append(", \"old\": ")
+        if let o = c.old { PlanJSON.string(o, into: &w) } else { w.append("null") }
+        if c.step.range == .none {
+            w.append(", \"source\": null}")
+        } else {
+            let r = c.step.range
+            w.append(", \"source\": {\"line\": ")
+            w.write(r.start.line)
+            w.append(", \"column\": ")
+            w.write(r.start.column)
+            w.append(", \"end_line\": ")
+            w.write(r.end.line)
+            w.append(", \"end_column\": ")
+            w.write(r.end.column)
+            w.append("}}")
+        }
         return w.finish()
     }
 }

@@ -57,20 +57,14 @@ func report(_ error: ExecutionError, source: SourceFile?, renderer: DiagnosticRe
     return error.exitCode
 }
 
-func applyCommand(plan: Plan, source: SourceFile, script: ScriptOptions, allowExec: Bool, verbose: Bool = false) throws -> Int32 {
+func applyCommand(plan: Plan, source: SourceFile, script: ScriptOptions, allowExec: Bool, verbose: Bool = false,
+                  json: Bool = false) throws -> Int32 {
     if let code = requirePrivileges("run") { return code }
     let (key, path) = stateKey(for: source, file: script.file)
     // On a terminal, a progress line for runs that take a while (drawn after half a second).
-    let progress = ProgressReporter.terminal()
+    let progress = json ? nil : ProgressReporter.terminal()
     defer { progress?.finish() }
-    do {
-        let result = try withSignalsDeferred {
-            try Executor(backend: try NetlinkBackend())
-                .apply(plan, options: ApplyOptions(stateKey: key, scriptPath: path, allowExec: allowExec,
-                                                   scriptHash: fnv1a64Hex(Array(source.text.utf8)),
-                                                   progress: progress.map { p in { p.report(done: $0, total: $1, what: "operations") } }))
-        }
-        progress?.finish()
+    func printReport(_ result: ApplyReport) {
         for n in result.notes { printError("note: \(n)") }
         print("\(source.name): \(result.summary)")
         if verbose {
@@ -82,12 +76,33 @@ func applyCommand(plan: Plan, source: SourceFile, script: ScriptOptions, allowEx
         for outcome in result.actions {
             print(actionText(outcome, location: "\(source.name):\(outcome.step.range.start.line)"))
         }
+    }
+    do {
+        let result = try withSignalsDeferred {
+            try Executor(backend: try NetlinkBackend())
+                .apply(plan, options: ApplyOptions(stateKey: key, scriptPath: path, allowExec: allowExec,
+                                                   scriptHash: fnv1a64Hex(Array(source.text.utf8)),
+                                                   progress: progress.map { p in { p.report(done: $0, total: $1, what: "operations") } }))
+        }
+        progress?.finish()
+        if json { writeOut(renderRunJSON(file: source.name, report: result, error: nil)) } else { printReport(result) }
         return Exit.ok
     } catch let error as ExecutionError {
         progress?.finish()
+        if json {
+            writeOut(renderRunJSON(file: source.name, report: error.applied, error: error))
+            return error.exitCode
+        }
+        // An action failed after the changes were made: say what was made, then the failure.
+        if let applied = error.applied { printReport(applied) }
         return report(error, source: source, renderer: script.renderer)
     } catch {
         progress?.finish()
+        if json {
+            writeOut(renderRunJSON(file: source.name, report: nil,
+                                   error: ExecutionError(.kernel(.failure("\(error)")), "\(error)")))
+            return Exit.kernel
+        }
         printError("topo: \(error)")
         return Exit.kernel
     }

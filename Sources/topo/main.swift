@@ -138,12 +138,23 @@ struct RunCommand: ParsableCommand {
     var allowExec = false
     @Flag(name: .shortAndLong, help: "List every operation done, not one line per object.")
     var verbose = false
+    @Option(name: .long, help: "text, or json (one document on standard output: what changed, the actions' results, the error).")
+    var format: CheckFormat = .text
 
     func run() throws {
+        if format == .json && !dryRun {
+            let result = compile(try script.load())
+            guard let plan = result.plan, !result.hasErrors else {
+                writeOut(renderCheckJSON(result))
+                throw Exiting(code: Exit.script)
+            }
+            throw Exiting(code: try applyCommand(plan: plan, source: result.file, script: script, allowExec: allowExec,
+                                                 json: true))
+        }
         let result = try script.compileOrExit()
         guard let plan = result.plan else { throw Exiting(code: Exit.script) }
         if dryRun {
-            writeOut(renderPlan(plan, as: .text, source: result.file))
+            writeOut(renderPlan(plan, as: format == .json ? .json : .text, source: result.file))
             return
         }
         throw Exiting(code: try applyCommand(plan: plan, source: result.file, script: script, allowExec: allowExec,
