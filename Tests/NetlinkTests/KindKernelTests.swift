@@ -504,6 +504,34 @@ struct KindKernelTests {
         #expect(mine.map(\.description).sorted() == ["from 10.0.0.0/8 lookup 10", "from all to fd00::/8 lookup 20"])
     }
 
+    /// The sysctl accessor: writes land in the right namespaces through its private procfs
+    /// (remounted every 8 here), reads agree, and none of its mounts shows in the sandbox.
+    @Test func sysctlAccessorWritesEachNamespaceThroughItsOwnProc() throws {
+        let sandbox = try Sandbox()
+        let named = try sandbox.namedNamespaces()
+        let names = (0..<40).map { "s\($0)" }
+        for n in names { try named.create(n) }
+        let fds = try names.map { try named.open($0) }
+        let mountsBefore = try sandbox.observe(["cat", "/proc/self/mountinfo"]).output
+        let acc = try SysctlAccessor(parent: sandbox.thread, remountEvery: 8)
+        #expect(acc.usesPrivateProc)
+        for (i, f) in fds.enumerated() {
+            let r = acc.write([("net.ipv4.ip_forward", i % 2 == 0 ? "1" : "0"), ("net.ipv6.conf.all.forwarding", "1"),
+                               ("net.ipv4.no_such_key", "1")], inNamespace: f.fd)
+            #expect((try? r[0].get()) != nil && (try? r[1].get()) != nil)
+            if case .failure(let e) = r[2] { #expect(e.errno == ENOENT) } else { Issue.record("a missing key was written") }
+        }
+        for (i, n) in names.enumerated() where i % 7 == 0 || i == names.count - 1 {
+            let v = try sandbox.observe(["ip", "netns", "exec", n, "sysctl", "-n", "net.ipv4.ip_forward"]).output
+            #expect(v.trimmingCharacters(in: .whitespacesAndNewlines) == (i % 2 == 0 ? "1" : "0"), "\(n)")
+        }
+        #expect(try acc.read(["net.ipv4.ip_forward", "net.ipv4.no_such_key"], inNamespace: fds[2].fd) == ["net.ipv4.ip_forward": "1"])
+        #expect(try acc.read(["net.ipv4.ip_forward"], inNamespace: fds[3].fd) == ["net.ipv4.ip_forward": "0"])
+        // The sandbox itself is untouched, and sees none of the accessor's proc mounts.
+        #expect(try sandbox.observe(["sysctl", "-n", "net.ipv4.ip_forward"]).output.hasPrefix("0"))
+        #expect(try sandbox.observe(["cat", "/proc/self/mountinfo"]).output == mountsBefore)
+    }
+
     /// NLM_F_ECHO on a link creation: 6.18 sends the new link back (its ifindex), 6.1 does not;
     /// `createLink` gets the index either way.
     @Test func echoOnLinkCreation() throws {
