@@ -353,15 +353,6 @@ public enum LinkRequest {
         ]))
     }
 
-    /// `ip link set dev DEV name NEW [group G]`: rename the link at `index` (it must be down) and,
-    /// in the same request, set its group. Attribute order as iproute2: IFLA_GROUP, IFLA_IFNAME.
-    public static func rename(index: Int32, to newName: String, group: UInt32? = nil) throws -> Request {
-        let (i, _) = try selector(.index(index))
-        try validateInterfaceName(newName)
-        return make(MessageType.newLink, [], LinkMessage(header: InterfaceInfoHeader(index: i),
-                                                          attributes: groupAttr(group) + [.name(newName)]))
-    }
-
     /// `ip link set dev DEV alias TEXT` (`""`: remove the alias). At most 255 bytes.
     public static func setAlias(_ link: LinkSelector, alias: String) throws -> Request {
         guard alias.utf8.count < 256, !alias.utf8.contains(0) else {
@@ -418,6 +409,14 @@ public enum LinkRequest {
         return make(MessageType.newLink, [], LinkMessage(header: InterfaceInfoHeader(index: i), attributes: attrs + [.group(group)]))
     }
 
+    /// `ip link set dev DEV name NEW [group G]`: rename the link at `index` (it must be down) and,
+    /// in the same request, set its group. Attribute order as iproute2: IFLA_GROUP, IFLA_IFNAME.
+    public static func rename(index: Int32, to newName: String, group: UInt32? = nil) throws -> Request {
+        let (i, _) = try selector(.index(index))
+        try validateInterfaceName(newName)
+        return make(MessageType.newLink, [], LinkMessage(header: InterfaceInfoHeader(index: i),
+                                                          attributes: groupAttr(group) + [.name(newName)]))
+    }
 
     /// `ip link show` (send with `dump`).
     public static func dump() -> Request {
