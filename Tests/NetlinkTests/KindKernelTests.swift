@@ -516,7 +516,7 @@ struct KindKernelTests {
         let acc = try SysctlAccessor(parent: sandbox.thread, remountEvery: 8)
         #expect(acc.usesPrivateProc)
         for (i, f) in fds.enumerated() {
-            let r = acc.write([("net.ipv4.ip_forward", i % 2 == 0 ? "1" : "0"), ("net.ipv6.conf.all.forwarding", "1"),
+            let r = acc.write([("net.ipv4.ip_forward", i % 2 == 0 ? "1" : "0"), ("net.ipv4.conf.default.forwarding", "1"),
                                ("net.ipv4.no_such_key", "1")], inNamespace: f.fd)
             #expect((try? r[0].get()) != nil && (try? r[1].get()) != nil)
             if case .failure(let e) = r[2] { #expect(e.errno == ENOENT) } else { Issue.record("a missing key was written") }
