@@ -19,8 +19,7 @@ import TopoLanguage
 extension Shaping {
     /// The shaping as the kernel keeps it, so that what `readState` reads back compares equal
     /// to what was applied: values the kernel cannot tell from the defaults become nil (a netem
-    /// `limit 1000`, `burst` equal to the default, a lone tbf's `limit` equal to the default
-    /// queue, 0% percentages, zero jitter, a zero delay without jitter or reorder), the rate is
+    /// `limit 1000`, `burst` equal to the default, 0% percentages, zero jitter, a zero delay without jitter or reorder), the rate is
     /// rounded up to whole bytes per second, and percentages to the kernel's 1/2³² steps. The
     /// qdisc layout never changes: a netem with nothing left keeps `limit 1000`.
     ///
@@ -49,10 +48,7 @@ extension Shaping {
                 n.limit = n.limit ?? Shaping.defaultNetemLimit
             }
         }
-        if let bps = n.rateBytesPerSecond {
-            if n.burst == Swift.max(16 * 1024, bps / 250) { n.burst = nil }
-            if !n.needsNetem, let l = n.limit, let b = n.effectiveBurst, UInt64(l) * 1514 == b + bps / 20 { n.limit = nil }
-        }
+        if let bps = n.rateBytesPerSecond, n.burst == Swift.max(16 * 1024, bps / 250) { n.burst = nil }
         return n
     }
 }
@@ -62,9 +58,6 @@ enum TopoQdiscs {
     static let root = TCHandle(rawValue: Shaping.rootHandle)
     static let child = TCHandle(rawValue: Shaping.childHandle)
     static let childParent = TCHandle(rawValue: Shaping.childParent)
-    /// One tbf frame of the lone-tbf `limit N` (a full-size Ethernet frame).
-    static let frameBytes: UInt64 = 1514
-
     /// The netem of `s` (already normalized), complete for a replace in place.
     static func netem(_ s: Shaping) -> Netem {
         Netem(delay: s.delay, jitter: s.jitter, loss: s.loss?.kernelValue, duplicate: s.duplicate?.kernelValue,
@@ -96,7 +89,7 @@ enum TopoQdiscs {
         if top == nil || top!.isDefault {
             return [try rootRequest(.add)] + (try childRequest(.add))
         }
-        let below = current.filter { $0.parent == childParent }
+        let below = visibleChildren(current)
         if top!.kind == rootKind && top!.handle == root {
             if !want.needsNetem || !want.needsTBF {
                 // A lone qdisc: in place if nothing hangs below it.
@@ -111,12 +104,18 @@ enum TopoQdiscs {
         return [try QdiscRequest.delete(index: i)] + [try rootRequest(.add)] + (try childRequest(.add))
     }
 
+    /// The qdiscs at class 1:1 someone put there: not the invisible ones a qdisc keeps for itself
+    /// (tbf's bfifo, or noop), which have handle 0 and show only in a get, not in a dump.
+    static func visibleChildren(_ qdiscs: [QdiscInfo]) -> [QdiscInfo] {
+        qdiscs.filter { $0.parent == childParent && $0.handle != .unspecified }
+    }
+
     /// The shaping a device's qdiscs (all of its entries in a dump) express, when they are in
     /// topo's layout with only what topo writes; nil otherwise (no qdisc, the default, someone
     /// else's tree).
     static func shaping(_ qdiscs: [QdiscInfo]) -> Shaping? {
         guard let r = qdiscs.first(where: { $0.isRoot }), r.handle == root else { return nil }
-        let below = qdiscs.filter { $0.parent == childParent }
+        let below = visibleChildren(qdiscs)
         switch r.kind {
         case Netem.kind:
             guard let n = r.netem, var s = shaping(netem: n) else { return nil }
@@ -129,11 +128,9 @@ enum TopoQdiscs {
             return s
         case TBF.kind:
             guard below.isEmpty, let t = r.tbf, let (rate, burst, limit) = shaping(tbf: t) else { return nil }
-            var s = Shaping(rate: rate, burst: burst)
-            if limit == s.tbfLimitBytes { return s }
-            guard limit % frameBytes == 0, limit / frameBytes <= UInt64(UInt32.max) else { return nil }
-            s.limit = UInt32(limit / frameBytes)
-            return s
+            // A lone tbf always has the derived queue: `limit` is netem's (Shaping.needsNetem).
+            let s = Shaping(rate: rate, burst: burst)
+            return limit == s.tbfLimitBytes ? s : nil
         default:
             return nil
         }
@@ -220,9 +217,18 @@ extension Shaping {
 }
 
 extension NetlinkBackend {
-    /// The qdiscs of one device of the namespace (one dump).
+    /// The qdiscs of one device that topo's layout is about: the root and, below a root `1:`,
+    /// the leaf of class 1:1 (RTM_GETQDISC with ECHO: one or two small round trips, whatever
+    /// the number of devices in the namespace). [] when the device has none.
     func deviceQdiscs(_ s: NetlinkSocket, index: Int32) throws -> [QdiscInfo] {
-        try s.qdiscs().filter { $0.index == index }
+        func get(_ parent: TCHandle) throws -> QdiscInfo? {
+            do { return try s.qdisc(index: index, parent: parent) } catch NetlinkError.kernel(let e, _) where e == ENOENT {
+                return nil
+            }
+        }
+        guard let root = try get(.root) else { return [] }
+        guard root.handle == TopoQdiscs.root, let leaf = try get(TopoQdiscs.childParent) else { return [root] }
+        return [root, leaf]
     }
 
     /// `setQdisc`: make the device's qdiscs topo's layout for `shaping`.

@@ -420,3 +420,27 @@ func qdiscRequestIsByteExact(_ c: QdiscCase) throws {
     #expect(throws: NetlinkError.self) { _ = try Netem(options: [1, 2, 3]) }
     #expect(throws: NetlinkError.self) { _ = try TBF(options: [4, 0, 9, 0]) }
 }
+
+@Test func capturedNetemDumpDecodes() throws {
+    // UML 6.1's dump (umlNetemDump): lo noqueue; v0 netem 1: with everything; v1 netem 1: with a
+    // rate and tbf 10: below it at 1:1.
+    let q = try Message.decodeAll(bytes(fromHex: umlNetemDump)).filter { $0.header.type == TrafficControlConstants.newQdisc }
+        .map { QdiscInfo(try QdiscMessage(decoding: $0.payload[...])) }
+    #expect(q.map(\.kind) == ["noqueue", "netem", "netem", "tbf"])
+    let full = try #require(q[1].netem)
+    // The dump always carries LATENCY64/JITTER64 (ns) beside the ticks, CORR, REORDER, CORRUPT
+    // and RATE (and, from 6.3 on, a PRNG seed: not in 6.1's).
+    #expect(full.latency == 100 * ms && full.jitter == 10 * ms && full.latencyTicks == 1_562_500 && full.jitterTicks == 156_250)
+    #expect(full.limit == 5000 && full.loss == pct(0.5) && full.duplicate == pct(1) && full.gap == 1)
+    #expect(full.correlation == .init(delay: pct(25), loss: pct(10), duplicate: 0))
+    #expect(full.reorder == .init(probability: pct(25), correlation: pct(50)))
+    #expect(full.corrupt == .init(probability: pct(0.1), correlation: 0))
+    #expect(full.rate == .init(rate: 0) && full.rate64 == nil && full.ecn == nil && full.slot == nil && full.lossModel == nil)
+    #expect(full.prngSeed == nil && full.unknown.isEmpty)
+    let rated = try #require(q[2].netem)
+    #expect(rated.delayNanoseconds == 20 * ms && rated.rateBytesPerSecond == 1_250_000 && rated.limit == 1000)
+    #expect(rated.effectiveReorder == 0 && rated.correlation == .init())
+    #expect(q[3].parent == TCHandle(major: 1, minor: 1) && q[3].handle == TCHandle(major: 0x10))
+    let t = try #require(q[3].tbf)
+    #expect(t.rateBytesPerSecond == 1_250_000 && t.limit == 78884 && t.burstRange == 16384...16384)
+}
