@@ -17,6 +17,8 @@ final class NetlinkExtras {
     var sysctls: SysctlAccessor?
     /// Making the accessor failed once: do not try again.
     var sysctlsUnavailable = false
+    /// readState lists the rules someone added (one RTM_GETRULE dump per namespace).
+    var readsRules = true
 }
 
 extension NetlinkBackend {
@@ -146,6 +148,13 @@ extension NetlinkBackend {
         return "the kernel has no \(kind) support (\(modules[kind] ?? "module \(kind)"))"
     }
 
+    /// Whether `readState` lists the rules someone added in `unmodelled` (default true): the one
+    /// round trip per namespace it adds for them (~30 µs) is only worth it for `show`.
+    public var readsRules: Bool {
+        get { extras.readsRules }
+        set { extras.readsRules = newValue }
+    }
+
     // MARK: sysctls
 
     /// The accessor of this backend's sysctls, made on first use from the backend's thread; nil
@@ -232,7 +241,7 @@ extension NetlinkBackend {
                 st.unmodelled.append("link \(l.name) (macvlan mode \(m.effectiveMode == MacvlanInfo.Mode.source ? "source" : String(m.effectiveMode)))")
             }
         }
-        for r in try s.rules(family: AddressFamily.unspecified) where !r.isKernelDefault {
+        for r in try (extras.readsRules ? s.rules(family: AddressFamily.unspecified) : []) where !r.isKernelDefault {
             guard r.family == AddressFamily.inet || r.family == AddressFamily.inet6 else { continue }
             let pref = r.priority.map { " pref \($0)" } ?? ""
             st.unmodelled.append("rule \(r.family == AddressFamily.inet6 ? "-6 " : "")\(r.description)\(pref)")
