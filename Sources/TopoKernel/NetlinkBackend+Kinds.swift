@@ -86,6 +86,11 @@ extension NetlinkBackend {
                                                 namespaceFD: place, group: group)
         case .vxlan(let x):
             var info = try vxlanInfo(x, name: name)
+            // On creation only what is given, as iproute2 sends it (zeros matter only to changes).
+            if x.remote == nil && x.group == nil { info.group = nil }
+            if x.local == nil { info.local = nil }
+            if x.underlay == nil { info.link = nil }
+            if x.ttl == nil { info.ttl = nil }
             info.learning = 1
             info.port = UInt16(clamping: x.port)
             request = try LinkRequest.addVXLAN(name: name, info, namespaceFD: place, group: group)

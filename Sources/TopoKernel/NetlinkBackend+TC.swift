@@ -45,10 +45,20 @@ extension Shaping {
             if netemSet {
                 if n.limit == Shaping.defaultNetemLimit { n.limit = nil }
             } else {
-                n.limit = n.limit ?? Shaping.defaultNetemLimit
+                // Nothing left for netem: keep a netem that does nothing (its queue), unless a
+                // `limit` beside a rate means the tbf's queue (then the netem is dropped).
+                let kept = n.limit
+                n.limit = kept ?? Shaping.defaultNetemLimit
+                if !n.needsNetem { n.limit = nil }
             }
         }
         if let bps = n.rateBytesPerSecond, n.burst == Swift.max(16 * 1024, bps / 250) { n.burst = nil }
+        if !n.needsNetem, n.limit != nil {
+            // A lone tbf's `limit` (where Shaping gives it one) equal to the default queue.
+            var plain = n
+            plain.limit = nil
+            if !plain.needsNetem, plain.tbfLimitBytes == n.tbfLimitBytes { n.limit = nil }
+        }
         return n
     }
 }
@@ -114,7 +124,13 @@ enum TopoQdiscs {
     /// topo's layout with only what topo writes; nil otherwise (no qdisc, the default, someone
     /// else's tree).
     static func shaping(_ qdiscs: [QdiscInfo]) -> Shaping? {
-        guard let r = qdiscs.first(where: { $0.isRoot }), r.handle == root else { return nil }
+        guard let r = qdiscs.first(where: { $0.isRoot }), r.handle == root, let s = decode(r, qdiscs) else { return nil }
+        // Only a shaping whose layout is the one found (topo encodes nothing else).
+        let netem = r.kind == Netem.kind, tbf = r.kind == TBF.kind || !visibleChildren(qdiscs).isEmpty
+        return s.needsNetem == netem && s.needsTBF == tbf ? s : nil
+    }
+
+    private static func decode(_ r: QdiscInfo, _ qdiscs: [QdiscInfo]) -> Shaping? {
         let below = visibleChildren(qdiscs)
         switch r.kind {
         case Netem.kind:
@@ -128,9 +144,14 @@ enum TopoQdiscs {
             return s
         case TBF.kind:
             guard below.isEmpty, let t = r.tbf, let (rate, burst, limit) = shaping(tbf: t) else { return nil }
-            // A lone tbf always has the derived queue: `limit` is netem's (Shaping.needsNetem).
             let s = Shaping(rate: rate, burst: burst)
-            return limit == s.tbfLimitBytes ? s : nil
+            if limit == s.tbfLimitBytes { return s }
+            // A queue of N full-size frames, where Shaping gives a lone tbf a `limit` (a rate with
+            // a limit, when that is not netem's).
+            guard limit % 1514 == 0, limit / 1514 <= UInt64(UInt32.max) else { return nil }
+            var l = s
+            l.limit = UInt32(limit / 1514)
+            return !l.needsNetem && l.tbfLimitBytes == limit ? l : nil
         default:
             return nil
         }

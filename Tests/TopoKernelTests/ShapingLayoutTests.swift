@@ -59,7 +59,9 @@ func simulatedDump(_ requests: [Request], index: Int32 = 3) throws -> [QdiscInfo
 let layoutCases: [Shaping] = [
     Shaping(rate: 10_000_000),
     Shaping(rate: 10_000_000, burst: 32 * 1024),
-    Shaping(rate: 5_000_000, burst: 32 * 1024, limit: 100),         // limit is netem's: netem 1: + tbf 10:
+    Shaping(rate: 5_000_000, burst: 32 * 1024, limit: 100),         // netem's queue or the tbf's: Shaping decides
+    Shaping(loss: p(0), rate: 10_000_000),                            // 0% beside a rate
+    Shaping(loss: p(0), rate: 10_000_000, limit: 500),
     Shaping(rate: 1_500_000),
     Shaping(rate: 100_000_000_000, burst: 1 << 20),                  // 100 gbit: RATE64, 800 bytes per tick
     Shaping(rate: 1_000_000_000, burst: 1500),                        // 8 bytes per tick: 1500 is the round one
@@ -109,9 +111,8 @@ func shapingLayoutRoundTrips(_ s: Shaping) throws {
     #expect(Shaping(rate: 10_000_000, burst: 16_384).normalized == Shaping(rate: 10_000_000))
     #expect(Shaping(rate: 1001).normalized == Shaping(rate: 1008))
     #expect(Shaping(burst: 5).normalized == Shaping())  // a burst without a rate: nothing
-    // `limit` is always netem's (a rate with a limit is netem + tbf): kept.
+    // A rate with a limit (netem's queue, or the lone tbf's, whichever Shaping says): kept.
     #expect(Shaping(rate: 8_000_000, limit: 44).normalized == Shaping(rate: 8_000_000, limit: 44))
-    #expect(Shaping(rate: 8_000_000, limit: 44).needsNetem)
 }
 
 @Test func rebuildsWhatIsNotTopoLayout() throws {
