@@ -8,6 +8,7 @@ struct ByteWriter {
         for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt32(shift))) }
     }
     mutating func i32(_ v: Int32) { u32(UInt32(bitPattern: v)) }
+    mutating func u64(_ v: UInt64) { u32(UInt32(truncatingIfNeeded: v)); u32(UInt32(truncatingIfNeeded: v >> 32)) }
     mutating func append(_ b: [UInt8]) { bytes.append(contentsOf: b) }
     /// Pads with zeros to the next multiple of 4.
     mutating func align() { while bytes.count % 4 != 0 { bytes.append(0) } }
@@ -38,6 +39,7 @@ struct ByteReader {
     mutating func u16(_ what: String) throws -> UInt16 { UInt16(truncatingIfNeeded: try uint(2, what)) }
     mutating func u32(_ what: String) throws -> UInt32 { UInt32(truncatingIfNeeded: try uint(4, what)) }
     mutating func i32(_ what: String) throws -> Int32 { Int32(bitPattern: try u32(what)) }
+    mutating func u64(_ what: String) throws -> UInt64 { try uint(8, what) }
     private mutating func uint(_ n: Int, _ what: String) throws -> UInt64 {
         var v: UInt64 = 0
         for (i, b) in try take(n, what).enumerated() { v |= UInt64(b) << UInt64(8 * i) }

@@ -7,6 +7,8 @@ public enum LinkConstants {
     public static let master: UInt16 = 10        // IFLA_MASTER
     public static let operState: UInt16 = 16     // IFLA_OPERSTATE
     public static let linkInfo: UInt16 = 18      // IFLA_LINKINFO
+    public static let alias: UInt16 = 20         // IFLA_IFALIAS
+    public static let afSpec: UInt16 = 26        // IFLA_AF_SPEC
     public static let group: UInt16 = 27         // IFLA_GROUP
     public static let netNamespaceFD: UInt16 = 28 // IFLA_NET_NS_FD
     public static let linkNetnsID: UInt16 = 37   // IFLA_LINK_NETNSID
@@ -119,6 +121,9 @@ public enum LinkAttribute: Hashable, Sendable {
     case netNamespaceFD(UInt32)
     /// IFLA_LINK_NETNSID: the namespace id (as seen from here) where IFLA_LINK lives.
     case linkNetnsID(Int32)
+    /// IFLA_IFALIAS: sent without a NUL, as iproute2 does (empty: remove the alias); the
+    /// kernel reports it NUL-terminated.
+    case alias(String)
     /// Any other attribute, kept as sent.
     case unknown(type: UInt16, bytes: [UInt8])
 
@@ -133,6 +138,7 @@ public enum LinkAttribute: Hashable, Sendable {
         case .group(let v): return RawAttribute(type: LinkConstants.group, u32: v)
         case .netNamespaceFD(let v): return RawAttribute(type: LinkConstants.netNamespaceFD, u32: v)
         case .linkNetnsID(let v): return RawAttribute(type: LinkConstants.linkNetnsID, u32: UInt32(bitPattern: v))
+        case .alias(let s): return RawAttribute(type: LinkConstants.alias, payload: Array(s.utf8))
         case .unknown(let t, let b): return RawAttribute(type: t, payload: b)
         }
     }
@@ -151,6 +157,10 @@ public enum LinkAttribute: Hashable, Sendable {
         case LinkConstants.netNamespaceFD: return (try? a.u32("IFLA_NET_NS_FD")).map(LinkAttribute.netNamespaceFD) ?? fallback
         case LinkConstants.linkNetnsID:
             return (try? a.u32("IFLA_LINK_NETNSID")).map { .linkNetnsID(Int32(bitPattern: $0)) } ?? fallback
+        case LinkConstants.alias:
+            // The kernel's trailing NUL is dropped (re-encoded as iproute2 sends it, without).
+            guard !a.payload.dropLast().contains(0) else { return fallback }
+            return .alias(a.string)
         case LinkConstants.linkInfo:
             guard let children = try? a.children(), RawAttribute.encode(children) == a.payload else { return fallback }
             return .linkInfo(LinkInfoAttribute.decode(children))
@@ -203,6 +213,10 @@ public struct LinkInfo: Hashable, Sendable {
     public var group: UInt32
     /// IFLA_OPERSTATE (6 = up); lags behind the admin flag, see `isUp`.
     public var operState: UInt8?
+    /// IFLA_IFALIAS, when set.
+    public var alias: String?
+    /// IFLA_INFO_DATA of a kind other than veth, as sent; `kindInfo` decodes it.
+    public var infoData: [UInt8]?
     /// Every attribute this client does not model, as the kernel sent it.
     public var unknown: [RawAttribute]
 
@@ -224,9 +238,13 @@ public struct LinkInfo: Hashable, Sendable {
             case .operState(let v): operState = v
             case .group(let v): group = v
             case .linkNetnsID(let v): linkNetnsID = v
+            case .alias(let s): alias = s
             case .netNamespaceFD: break
             case .linkInfo(let info):
-                for i in info { if case .kind(let k) = i { kind = k } }
+                for i in info {
+                    if case .kind(let k) = i { kind = k }
+                    if case .data(let d) = i { infoData = d }
+                }
             case .unknown(let t, let b): unknown.append(RawAttribute(type: t, payload: b))
             }
         }
@@ -257,9 +275,9 @@ public func validateInterfaceName(_ name: String) throws {
 /// Builders for RTM_*LINK requests. Each returns a `Request` value to send with
 /// `NetlinkSocket.execute`/`executeBatch`.
 public enum LinkRequest {
-    private static let createFlags: MessageFlags = [.create, .excl]
+    static let createFlags: MessageFlags = [.create, .excl]
 
-    private static func selector(_ s: LinkSelector) throws -> (Int32, [LinkAttribute]) {
+    static func selector(_ s: LinkSelector) throws -> (Int32, [LinkAttribute]) {
         switch s {
         case .index(let i):
             guard i > 0 else { throw NetlinkError.invalidArgument("interface index \(i) must be positive") }
@@ -269,16 +287,16 @@ public enum LinkRequest {
             return (0, [.name(n)])
         }
     }
-    private static func make(_ type: UInt16, _ flags: MessageFlags, _ m: LinkMessage) -> Request {
+    static func make(_ type: UInt16, _ flags: MessageFlags, _ m: LinkMessage) -> Request {
         Request(type: type, flags: flags, payload: m.encoded())
     }
-    private static func fdAttr(_ fd: Int32?) throws -> [LinkAttribute] {
+    static func fdAttr(_ fd: Int32?) throws -> [LinkAttribute] {
         guard let fd else { return [] }
         guard fd >= 0 else { throw NetlinkError.invalidArgument("namespace fd \(fd) is invalid") }
         return [.netNamespaceFD(UInt32(fd))]
     }
 
-    private static func groupAttr(_ g: UInt32?) -> [LinkAttribute] { g.map { [.group($0)] } ?? [] }
+    static func groupAttr(_ g: UInt32?) -> [LinkAttribute] { g.map { [.group($0)] } ?? [] }
 
     /// `ip link add NAME [netns NS] type veth peer name PEER [netns NS2]`: one request,
     /// each end created directly in the namespace of its fd (nil: the socket's own).
@@ -301,12 +319,47 @@ public enum LinkRequest {
         ]))
     }
 
-    /// `ip link add NAME [netns NS] type dummy`
-    public static func addDummy(name: String, namespaceFD: Int32? = nil, group: UInt32? = nil) throws -> Request {
+    /// `ip link add [link PARENT] name NAME [netns NS] [mtu M] [group G] type KIND [DATA…]`: any
+    /// kind with its IFLA_INFO_DATA (`data`, nil: none), as the kind files build them.
+    ///
+    /// Attribute order as iproute2 6.1: IFLA_NET_NS_FD (create the device in that namespace),
+    /// IFLA_LINK_NETNSID (the namespace, as the *target* namespace names it, where IFLA_LINK is
+    /// resolved; without it the kernel resolves it in the sender's), IFLA_LINK (the lower
+    /// device of a stacked kind), IFLA_IFNAME, IFLA_MTU, IFLA_GROUP, IFLA_LINKINFO.
+    public static func add(name: String, kind: String, data: [RawAttribute]?, parentIndex: Int32? = nil,
+                           namespaceFD: Int32? = nil, linkNetnsID: Int32? = nil, mtu: UInt32? = nil,
+                           group: UInt32? = nil) throws -> Request {
         try validateInterfaceName(name)
-        return make(MessageType.newLink, createFlags, LinkMessage(attributes: try fdAttr(namespaceFD) + [
-            .name(name)] + groupAttr(group) + [.linkInfo([.kind("dummy")]),
+        if let p = parentIndex, p <= 0 { throw NetlinkError.invalidArgument("parent interface index \(p) must be positive") }
+        var attrs = try fdAttr(namespaceFD)
+        if let id = linkNetnsID { attrs.append(.linkNetnsID(id)) }
+        if let p = parentIndex { attrs.append(.link(UInt32(p))) }
+        attrs.append(.name(name))
+        if let mtu { attrs.append(.mtu(mtu)) }
+        attrs += groupAttr(group)
+        var info: [LinkInfoAttribute] = [.kind(kind)]
+        if let data { info.append(.data(RawAttribute.encode(data))) }
+        attrs.append(.linkInfo(info))
+        return make(MessageType.newLink, createFlags, LinkMessage(attributes: attrs))
+    }
+
+    /// `ip link set DEV type KIND DATA…`: change a link's kind-specific options in place
+    /// (RTM_NEWLINK without CREATE, only IFLA_LINKINFO). What the kind accepts on change is
+    /// the kind file's business (a vxlan refuses some attributes even with their current value).
+    public static func change(_ link: LinkSelector, kind: String, data: [RawAttribute]) throws -> Request {
+        let (i, attrs) = try selector(link)
+        return make(MessageType.newLink, [], LinkMessage(header: InterfaceInfoHeader(index: i), attributes: attrs + [
+            .linkInfo([.kind(kind), .data(RawAttribute.encode(data))]),
         ]))
+    }
+
+    /// `ip link set dev DEV alias TEXT` (`""`: remove the alias). At most 255 bytes.
+    public static func setAlias(_ link: LinkSelector, alias: String) throws -> Request {
+        guard alias.utf8.count < 256, !alias.utf8.contains(0) else {
+            throw NetlinkError.invalidArgument("alias is longer than 255 bytes or contains NUL")
+        }
+        let (i, attrs) = try selector(link)
+        return make(MessageType.newLink, [], LinkMessage(header: InterfaceInfoHeader(index: i), attributes: attrs + [.alias(alias)]))
     }
 
     /// `ip link del DEV` (deleting either end of a veth removes both).
@@ -356,13 +409,13 @@ public enum LinkRequest {
         return make(MessageType.newLink, [], LinkMessage(header: InterfaceInfoHeader(index: i), attributes: attrs + [.group(group)]))
     }
 
-
-    /// `ip link set dev DEV name NEW [group GROUP]` (by ifindex; the link must be down).
+    /// `ip link set dev DEV name NEW [group G]`: rename the link at `index` (it must be down) and,
+    /// in the same request, set its group. Attribute order as iproute2: IFLA_GROUP, IFLA_IFNAME.
     public static func rename(index: Int32, to newName: String, group: UInt32? = nil) throws -> Request {
+        let (i, _) = try selector(.index(index))
         try validateInterfaceName(newName)
-        guard index > 0 else { throw NetlinkError.invalidArgument("interface index \(index) must be positive") }
-        return make(MessageType.newLink, [], LinkMessage(header: InterfaceInfoHeader(index: index),
-                                                          attributes: [.name(newName)] + groupAttr(group)))
+        return make(MessageType.newLink, [], LinkMessage(header: InterfaceInfoHeader(index: i),
+                                                          attributes: groupAttr(group) + [.name(newName)]))
     }
 
     /// `ip link show` (send with `dump`).
@@ -397,4 +450,33 @@ extension NetlinkSocket {
             return nil
         }
     }
+}
+
+/// The kind-specific part of a link (IFLA_INFO_DATA) decoded, for the kinds this client
+/// models; each kind's file has the details.
+public enum LinkKindInfo: Hashable, Sendable {
+    case vlan(VLANInfo)
+    case macvlan(MacvlanInfo)
+    case ipvlan(IPVlanInfo)
+    case vxlan(VXLANInfo)
+    case vrf(VRFInfo)
+
+    /// Decodes `data` for `kind`; nil for other kinds (veth, bridge, dummy, …) or bad data.
+    public init?(kind: String, data: [UInt8]?) {
+        do {
+            switch kind {
+            case VLANInfo.kind: self = .vlan(try VLANInfo(decoding: data ?? []))
+            case MacvlanInfo.kind: self = .macvlan(try MacvlanInfo(decoding: data ?? []))
+            case IPVlanInfo.kind: self = .ipvlan(try IPVlanInfo(decoding: data ?? []))
+            case VXLANInfo.kind: self = .vxlan(try VXLANInfo(decoding: data ?? []))
+            case VRFInfo.kind: self = .vrf(try VRFInfo(decoding: data ?? []))
+            default: return nil
+            }
+        } catch { return nil }
+    }
+}
+
+extension LinkInfo {
+    /// IFLA_INFO_DATA decoded for vlan, macvlan, ipvlan, vxlan and vrf.
+    public var kindInfo: LinkKindInfo? { kind.flatMap { LinkKindInfo(kind: $0, data: infoData) } }
 }

@@ -8,6 +8,8 @@ public enum RouteConstants {
     public static let priority: UInt16 = 6       // RTA_PRIORITY
     public static let preferredSource: UInt16 = 7 // RTA_PREFSRC
     public static let table: UInt16 = 15         // RTA_TABLE
+    public static let tableUnspecified: UInt8 = 0 // RT_TABLE_UNSPEC (the table is in RTA_TABLE)
+    public static let tableDefault: UInt8 = 253  // RT_TABLE_DEFAULT
     public static let tableMain: UInt8 = 254     // RT_TABLE_MAIN
     public static let tableLocal: UInt8 = 255    // RT_TABLE_LOCAL
     public static let protocolKernel: UInt8 = 2  // RTPROT_KERNEL
@@ -18,6 +20,31 @@ public enum RouteConstants {
     public static let scopeNowhere: UInt8 = 255  // RT_SCOPE_NOWHERE
     public static let typeUnicast: UInt8 = 1     // RTN_UNICAST
     public static let typeLocal: UInt8 = 2       // RTN_LOCAL
+    public static let typeBroadcast: UInt8 = 3   // RTN_BROADCAST
+    public static let typeAnycast: UInt8 = 4     // RTN_ANYCAST
+    public static let typeMulticast: UInt8 = 5   // RTN_MULTICAST
+    public static let typeBlackhole: UInt8 = 6   // RTN_BLACKHOLE
+    public static let typeUnreachable: UInt8 = 7 // RTN_UNREACHABLE
+    public static let typeProhibit: UInt8 = 8    // RTN_PROHIBIT
+    public static let typeThrow: UInt8 = 9       // RTN_THROW
+    public static let typeNAT: UInt8 = 10        // RTN_NAT
+
+    /// `ip route`'s word for a route type (`blackhole`, `unreachable`, …); nil for unicast.
+    public static func typeName(_ t: UInt8) -> String? {
+        switch t {
+        case typeUnicast: return nil
+        case typeLocal: return "local"
+        case typeBroadcast: return "broadcast"
+        case typeAnycast: return "anycast"
+        case typeMulticast: return "multicast"
+        case typeBlackhole: return "blackhole"
+        case typeUnreachable: return "unreachable"
+        case typeProhibit: return "prohibit"
+        case typeThrow: return "throw"
+        case typeNAT: return "nat"
+        default: return "type \(t)"
+        }
+    }
 }
 
 /// The 12-byte `rtmsg`.
@@ -166,7 +193,7 @@ public struct RouteInfo: Hashable, Sendable {
 /// Builders for RTM_*ROUTE requests (main table, unicast, as iproute2 sends them).
 public enum RouteRequest {
     private static func message(add: Bool, destination: [UInt8], prefixLength: Int, gateway: [UInt8]?,
-                                outputIndex: Int32?, priority: UInt32?) throws -> RouteMessage {
+                                outputIndex: Int32?, priority: UInt32?, table: UInt32?) throws -> RouteMessage {
         guard let family = AddressFamily.of(destination) else {
             throw NetlinkError.invalidArgument("destination must be 4 or 16 bytes, got \(destination.count)")
         }
@@ -189,32 +216,39 @@ public enum RouteRequest {
         let scope: UInt8
         if add { scope = (v4 && gateway == nil) ? RouteConstants.scopeLink : RouteConstants.scopeUniverse }
         else { scope = v4 ? RouteConstants.scopeNowhere : RouteConstants.scopeUniverse }
-        let header = RouteHeader(family: family, destinationLength: UInt8(prefixLength), table: RouteConstants.tableMain,
+        // iproute2: a table below 256 goes in rtm_table alone; a larger one in RTA_TABLE (u32) with
+        // rtm_table RT_TABLE_UNSPEC. No table: main.
+        let t = table ?? UInt32(RouteConstants.tableMain)
+        guard t != 0 else { throw NetlinkError.invalidArgument("table 0 is not a routing table") }
+        let header = RouteHeader(family: family, destinationLength: UInt8(prefixLength),
+                                 table: t < 256 ? UInt8(t) : RouteConstants.tableUnspecified,
                                  protocol: add ? RouteConstants.protocolBoot : 0, scope: scope,
                                  type: add ? RouteConstants.typeUnicast : 0)
         var attrs: [RouteAttribute] = []
         if prefixLength > 0 { attrs.append(.destination(destination)) }  // default: no RTA_DST
         if let gateway { attrs.append(.gateway(gateway)) }
+        if t >= 256 { attrs.append(.table(t)) }
         if let priority { attrs.append(.priority(priority)) }
         if let outputIndex { attrs.append(.outputInterface(UInt32(outputIndex))) }
         return RouteMessage(header: header, attributes: attrs)
     }
 
-    /// `ip route add DST/LEN [via GW] [dev DEV] [metric N]` (`default` is prefix length 0).
-    /// `destination` and `gateway` are raw 4- or 16-byte addresses of the same family.
+    /// `ip route add DST/LEN [via GW] [dev DEV] [metric N] [table T]` (`default` is prefix
+    /// length 0; no table: main). `destination` and `gateway` are raw 4- or 16-byte addresses of
+    /// the same family.
     public static func add(destination: [UInt8], prefixLength: Int, gateway: [UInt8]? = nil,
-                           outputIndex: Int32? = nil, priority: UInt32? = nil) throws -> Request {
+                           outputIndex: Int32? = nil, priority: UInt32? = nil, table: UInt32? = nil) throws -> Request {
         Request(type: MessageType.newRoute, flags: [.create, .excl],
                 payload: try message(add: true, destination: destination, prefixLength: prefixLength, gateway: gateway,
-                                     outputIndex: outputIndex, priority: priority).encoded())
+                                     outputIndex: outputIndex, priority: priority, table: table).encoded())
     }
 
-    /// `ip route del DST/LEN [via GW] [dev DEV] [metric N]`
+    /// `ip route del DST/LEN [via GW] [dev DEV] [metric N] [table T]`
     public static func delete(destination: [UInt8], prefixLength: Int, gateway: [UInt8]? = nil,
-                              outputIndex: Int32? = nil, priority: UInt32? = nil) throws -> Request {
+                              outputIndex: Int32? = nil, priority: UInt32? = nil, table: UInt32? = nil) throws -> Request {
         Request(type: MessageType.delRoute, flags: [],
                 payload: try message(add: false, destination: destination, prefixLength: prefixLength, gateway: gateway,
-                                     outputIndex: outputIndex, priority: priority).encoded())
+                                     outputIndex: outputIndex, priority: priority, table: table).encoded())
     }
 
     /// `ip route show table all` (send with `dump`); `family` 0 for both.
@@ -225,7 +259,21 @@ public enum RouteRequest {
     }
 }
 
+extension RouteInfo {
+    /// `blackhole`, `unreachable`, `prohibit`, … (nil for unicast).
+    public var typeName: String? { RouteConstants.typeName(type) }
+}
+
 extension NetlinkSocket {
+    /// `ip route show table all` (both families with 0): the routes of every table, local,
+    /// broadcast and kernel-made ones included (filter on `table`/`type`/`protocol`).
+    public func allRoutes(family: UInt8 = AddressFamily.unspecified) throws -> [RouteInfo] {
+        try dump(RouteRequest.dump(family: family)).compactMap { m in
+            guard m.header.type == MessageType.newRoute else { return nil }
+            return RouteInfo(try RouteMessage(decoding: m.payload[...]))
+        }
+    }
+
     /// `ip route show` / `ip -6 route show`: the main table's routes (kernel-made
     /// connected routes included: filter on `protocol`/`scope`/`type` as needed).
     public func routes(family: UInt8 = AddressFamily.unspecified) throws -> [RouteInfo] {

@@ -13,6 +13,8 @@ public final class NetlinkBackend: KernelBackend {
     let named: NamedNamespaces
     private var sockets: [String: NetlinkSocket] = [:]
     private var fds: [String: NamespaceFD] = [:]
+    /// [kinds/tc] State of NetlinkBackend+Kinds.swift / +TC.swift (the sysctl accessor).
+    let extras = NetlinkExtras()
 
     /// - Parameter netnsDirectory: where named namespaces live (`/run/netns`).
     /// - Parameter thread: the namespace thread to work on; its home namespace is `host`
@@ -44,7 +46,7 @@ public final class NetlinkBackend: KernelBackend {
             + "\(which) is too low — raise the hard limit (e.g. `ulimit -Hn 65536` as root, or LimitNOFILE=) and retry")
     }
 
-    private func fd(_ ns: String) throws -> NamespaceFD {
+    func fd(_ ns: String) throws -> NamespaceFD {  // [kinds/tc] not private: +Kinds/+TC use it
         if let f = fds[ns] { return f }
         do {
             let f = ns == hostNamespace ? try NamespaceFD(path: thread.namespacePath("net")) : try named.open(ns)
@@ -53,7 +55,7 @@ public final class NetlinkBackend: KernelBackend {
         } catch { throw descriptorError(error) }
     }
 
-    private func socket(_ ns: String) throws -> NetlinkSocket {
+    func socket(_ ns: String) throws -> NetlinkSocket {  // [kinds/tc] not private: +Kinds/+TC use it
         if let s = sockets[ns] { return s }
         let f = try fd(ns).fd
         do {
@@ -93,27 +95,20 @@ public final class NetlinkBackend: KernelBackend {
                              master: l.masterIndex.flatMap { names[Int($0)] }, mtu: Int(l.mtu ?? 0),
                              up: l.isUp, group: l.group)
                 }
+                // [kinds/tc] aliases, qdiscs/shaping, rules, unmodelled kinds (NetlinkBackend+Kinds.swift).
+                try readExtras(s, links: links, into: &st)
                 st.addresses = try s.addresses().compactMap { a in
                     guard let bytes = a.primary, let ip = IPAddress(bytes: bytes), let n = names[Int(a.index)] else { return nil }
                     return LinkAddress(link: n, prefix: IPPrefix(address: ip, length: Int(a.prefixLength)))
                 }
-                st.routes = try s.routes().compactMap { r in
-                    guard r.table == UInt32(RouteConstants.tableMain), r.protocol != RouteConstants.protocolKernel,
-                          r.type == RouteConstants.typeUnicast else { return nil }
-                    let fam: IPAddress.Family = r.family == AddressFamily.inet6 ? .ipv6 : .ipv4
-                    let dst = IPAddress(bytes: r.destination).map { IPPrefix(address: $0, length: Int(r.destinationLength)) }
-                        ?? .any(fam)
-                    return RouteSpec(destination: dst, gateway: r.gateway.flatMap { IPAddress(bytes: $0) },
-                                     device: r.outputIndex.flatMap { names[Int($0)] },
-                                     metric: r.priority.flatMap { $0 == 0 ? nil : Int($0) })
-                }
-                let nsfd = try fd(ns).fd
-                for k in sysctls[ns] ?? [] {
-                    if let v = try? thread.readSysctl(key: k, inNamespace: nsfd) { st.sysctls[k] = v }
-                }
+                // [kinds/tc] every table but local; blackhole & co. to `unmodelled` (+Kinds).
+                st.routes = try liveRoutes(s, names: names, unmodelled: &st.unmodelled)
+                // [kinds/tc] through the private procfs (SysctlAccessor, +Kinds).
+                st.sysctls = try readSysctls(sysctls[ns] ?? [], in: ns)
                 out[ns] = st
             }
             try resolvePeers(raw, into: &out, expected: expectedPeers)
+            try resolveLinkOptions(raw, into: &out)  // [kinds/tc] parents across namespaces (+Kinds)
             return out
         } catch let e as KernelError {
             throw e
@@ -190,7 +185,7 @@ public final class NetlinkBackend: KernelBackend {
             default: return false
             }
         }
-        if needsIndex {
+        if needsIndex || ops.contains(where: NetlinkBackend.kindOpNeedsIndex) {  // [kinds/tc] qdisc ops too
             do { for l in try s.links() { index[l.name] = l.index } } catch {
                 return ops.map { _ in .failure(kernelError(error)) }
             }
@@ -208,12 +203,19 @@ public final class NetlinkBackend: KernelBackend {
             slots = []
         }
         for (i, op) in ops.enumerated() {
+            // [kinds/tc] addLink, changeLink, setQdisc, deleteQdisc: each on its own, in order
+            // (NetlinkBackend+Kinds.swift, +TC.swift).
+            if NetlinkBackend.runsOnItsOwn(op) {
+                flush()
+                results[i] = applyOnItsOwn(op, in: ns, socket: s, index: index)
+                continue
+            }
             if case .setSysctl(let k, let v) = op {
                 // Sysctls are file writes on the namespace thread, not netlink requests; the
                 // requests before it go first, keeping the order.
                 flush()
                 do {
-                    try thread.writeSysctl(key: k, value: v, inNamespace: try fd(ns).fd)
+                    try writeSysctl(key: k, value: v, in: ns)  // [kinds/tc] private procfs (+Kinds)
                     results[i] = .success(())
                 } catch { results[i] = .failure(kernelError(error)) }
                 continue
@@ -240,7 +242,7 @@ public final class NetlinkBackend: KernelBackend {
     public func apply(across items: [(namespace: String, op: KernelOp)]) -> [Result<Void, KernelError>] {
         func isCreation(_ op: KernelOp) -> Bool {
             switch op {
-            case .addVeth, .addBridge, .addDummy: return true
+            case .addVeth, .addBridge, .addDummy, .addLink: return true  // [kinds/tc] addLink
             default: return false
             }
         }
@@ -252,15 +254,26 @@ public final class NetlinkBackend: KernelBackend {
         var results = [Result<Void, KernelError>?](repeating: nil, count: items.count)
         var requests: [Request] = []
         var slots: [Int] = []
+        func flush() {
+            guard !requests.isEmpty else { return }
+            for (slot, r) in zip(slots, home.executeBatch(requests)) { results[slot] = r.mapError { kernelError($0) } }
+            requests = []
+            slots = []
+        }
         for (i, item) in items.enumerated() {
+            // [kinds/tc] a stacked/tunnel/vrf link goes out from its parent's namespace (+Kinds),
+            // after what came before it (its parent, maybe).
+            if case .addLink = item.op {
+                flush()
+                results[i] = applyOnItsOwn(item.op, in: item.namespace, socket: nil)
+                continue
+            }
             do {
                 requests.append(try creationRequest(item.op, in: item.namespace))
                 slots.append(i)
             } catch { results[i] = .failure(kernelError(error)) }
         }
-        if !requests.isEmpty {
-            for (slot, r) in zip(slots, home.executeBatch(requests)) { results[slot] = r.mapError { kernelError($0) } }
-        }
+        flush()
         return results.map { $0 ?? .failure(.failure("no result")) }
     }
 
@@ -329,10 +342,12 @@ public final class NetlinkBackend: KernelBackend {
             let prio = r.metric.map { UInt32($0) }
             if case .addRoute = op {
                 return try RouteRequest.add(destination: r.destination.address.bytes, prefixLength: r.destination.length,
-                                            gateway: r.gateway?.bytes, outputIndex: oif, priority: prio)
+                                            gateway: r.gateway?.bytes, outputIndex: oif, priority: prio,
+                                            table: r.table)  // [kinds/tc] route tables
             }
             return try RouteRequest.delete(destination: r.destination.address.bytes, prefixLength: r.destination.length,
-                                           gateway: r.gateway?.bytes, outputIndex: oif, priority: prio)
+                                           gateway: r.gateway?.bytes, outputIndex: oif, priority: prio,
+                                           table: r.table)  // [kinds/tc] route tables
         case .deleteLink(let name):
             return try LinkRequest.delete(.name(name))
         case .setSysctl:

@@ -366,7 +366,8 @@ private struct Reconciler {
                 out.conflicts.append(Conflict(s, "`\(id)` has a `\(l.rootQdisc!)` qdisc that topo did not set; topo does not replace it"))
                 return
             }
-            attribute(s, id) { l in l.shaping == t ? nil : (l.shaping?.description ?? l.rootQdisc ?? "none") }
+            // The kernel reads back the normalized form (explicit defaults filled in).
+            attribute(s, id) { l in l.shaping == t.normalized ? nil : (l.shaping?.description ?? l.rootQdisc ?? "none") }
         case .addAddress(let id, let p):
             if existingLink(id) != nil,
                observed.state[id.namespace]?.addresses.contains(LinkAddress(link: id.name, prefix: p)) == true {

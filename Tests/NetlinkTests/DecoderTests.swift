@@ -52,7 +52,7 @@ let expectedCapturedLinks: [ExpectedLink] = [
 
 @Test func capturedLinkDumpKeepsUnknownAttributesExactly() throws {
     let messages = try Message.decodeAll(bytes(fromHex: capturedLinkDumpHex))
-    let modelled: Set<UInt16> = [3, 4, 5, 10, 16, 18, 27, 28, 37]
+    let modelled: Set<UInt16> = [3, 4, 5, 10, 16, 18, 20, 27, 28, 37]
     for m in messages {
         let raw = try RawAttribute.decode(m.payload[InterfaceInfoHeader.size...])
         let info = LinkInfo(try LinkMessage(decoding: m.payload[...]))
@@ -69,7 +69,7 @@ let expectedCapturedLinks: [ExpectedLink] = [
 @Test func linkMessageRoundTrip() throws {
     let peer = LinkMessage(attributes: [.netNamespaceFD(9), .name("p")])
     let m = LinkMessage(header: InterfaceInfoHeader(index: 7, flags: 0x1003, change: 1), attributes: [
-        .name("x1"), .mtu(9000), .link(12), .master(3), .operState(6), .group(42), .linkNetnsID(-1),
+        .name("x1"), .mtu(9000), .link(12), .master(3), .operState(6), .group(42), .linkNetnsID(-1), .alias("uplink"),
         .linkInfo([.kind("veth"), .vethPeer(peer)]),
         .unknown(type: 0x7777, bytes: [1, 2, 3]),
         .linkInfo([.kind("bridge"), .data([5, 0, 9, 0, 1, 0, 0, 0]), .slaveKind("bridge"), .unknown(type: 99, bytes: [])]),

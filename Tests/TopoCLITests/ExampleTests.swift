@@ -171,7 +171,7 @@ struct KindsExportKernelTests {
     }
 
     /// `topo run` builds what the export builds.
-    @Test(.disabled("until the executor creates the new link kinds and qdiscs (the netlink and executor work)"))
+    @Test
     func runAgreesWithTheExport() throws {
         let export = try topo("plan", "--format", "ip", Self.file)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("topo-kinds-\(UUID().uuidString)")

@@ -43,13 +43,6 @@ struct RunKernelTests {
             """)
         #expect(r.status == 0, "\(r.stderr)")
         let p = parts(r.stdout)
-        if r.stderr.contains("not supported yet") {
-            // The executor's placeholder for operations it cannot apply yet (the new link
-            // kinds and qdiscs before the executor work lands): remove once it does.
-            let text = "example \(name) skipped: the executor does not apply all its operations yet"
-            print("note: " + text)
-            try Test.cancel(Comment(rawValue: text))
-        }
         #expect(!(p["run"] ?? "").contains("exit "), "topo run failed: \(p["run"] ?? "") \(r.stderr)")
         let after = normalizeState(p["after"] ?? "")
         if let expected = golden(name) {
