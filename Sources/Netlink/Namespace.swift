@@ -211,6 +211,16 @@ public final class NamedNamespaces: @unchecked Sendable {
         return names.sorted()
     }
 
+    /// Opens several named namespaces in one trip to the thread; one result per name.
+    public func open(many names: [String]) -> [Result<NamespaceFD, Error>] {
+        let paths = names.map { n -> Result<String, Error> in Result { try NamedNamespaces.validate(n); return path(of: n) } }
+        do {
+            return try thread.run { paths.map { p in p.flatMap { path in Result { try NamespaceFD(path: path) } } } }
+        } catch {
+            return names.map { _ in .failure(error) }
+        }
+    }
+
     /// Opens a named namespace (for `IFLA_NET_NS_FD` or `NamespaceThread.run(inNamespace:)`).
     public func open(_ name: String) throws -> NamespaceFD {
         try NamedNamespaces.validate(name)

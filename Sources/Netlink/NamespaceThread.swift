@@ -119,6 +119,29 @@ public final class NamespaceThread: @unchecked Sendable {
         try run(inNamespace: namespace) { try NetlinkSocket() }
     }
 
+    /// Opens one socket inside each namespace, all in one trip to the thread (it enters each in
+    /// turn and goes home at the end); one result per namespace.
+    public func openSockets(inNamespaces namespaces: [Int32]) throws -> [Result<NetlinkSocket, Error>] {
+        try callLock.locked {
+            try ensureWorker()
+            var result: [Result<NetlinkSocket, Error>] = []
+            let homeFD = home.fd
+            let w = worker
+            w.perform {
+                result.reserveCapacity(namespaces.count)
+                for ns in namespaces {
+                    if topo_setns(ns, TOPO_CLONE_NEWNET) != 0 {
+                        result.append(.failure(NetlinkError.system(call: "setns", errno: Glibc.errno)))
+                        continue
+                    }
+                    result.append(Result { try NetlinkSocket() })
+                }
+                if topo_setns(homeFD, TOPO_CLONE_NEWNET) != 0 { w.retired = true }
+            }
+            return result
+        }
+    }
+
     /// Makes a new network namespace and bind-mounts it on `path`, all in one trip to the
     /// thread: `prepare()` (in the home namespace, e.g. create the file), `unshare(CLONE_NEWNET)`,
     /// bind `/proc/thread-self/ns/net` onto `path`, `inside()` while still in the new namespace

@@ -30,12 +30,15 @@ public struct ApplyOptions: Sendable {
     public var scriptHash: String?
     /// Called after each batch with (operations done, operations in all) — for a progress line.
     public var progress: ((Int, Int) -> Void)?
+    /// Only these namespaces are read and reconciled (the REPL: the namespaces an input
+    /// touches); what the plan and the record hold elsewhere is taken to be in place. Nil: all.
+    public var scope: Set<String>?
 
     public init(stateKey: String? = nil, scriptPath: String = "",
                 stateDirectory: String = StateStore.defaultDirectory, allowExec: Bool = false,
                 failAt: Int? = ApplyOptions.environmentFailAt(), pingTimeout: Double = 5,
                 runActions: Bool = true, linkGroup: UInt32? = nil, scriptHash: String? = nil,
-                progress: ((Int, Int) -> Void)? = nil) {
+                progress: ((Int, Int) -> Void)? = nil, scope: Set<String>? = nil) {
         self.stateKey = stateKey
         self.scriptPath = scriptPath
         self.stateDirectory = stateDirectory
@@ -46,6 +49,7 @@ public struct ApplyOptions: Sendable {
         self.linkGroup = linkGroup
         self.scriptHash = scriptHash
         self.progress = progress
+        self.scope = scope
     }
 
     /// `TOPO_FAIL_AT` as a non-negative integer, or nil.
@@ -249,10 +253,14 @@ public final class Executor {
         }
         defer { lock?.unlock() }
         var prior = loaded?.record ?? OwnershipRecord()
-        if let key = options.stateKey { prior = adoptMarked(prior, key: key, store: store) }
+        if let key = options.stateKey, options.scope == nil { prior = adoptMarked(prior, key: key, store: store) }
 
         let timing = PhaseTimer()
-        let ctx = try observe(plan, record: prior, store: store, options: options, cleanHalfMade: true)
+        // A run limited to some namespaces reconciles only them; the record is updated whole.
+        let scopedPlan = options.scope.map { plan.restricted(to: $0) } ?? plan
+        let scopedRecord = options.scope.map { prior.restricted(to: $0) } ?? prior
+        let ctx = try observe(scopedPlan, record: scopedRecord, store: store, options: options, cleanHalfMade: true,
+                              scope: options.scope)
         let rec = ctx.reconciliation
         if let first = rec.conflicts.first {
             let notes = rec.conflicts.dropFirst().map { Diagnostic.Note($0.message, at: $0.step.range) }
@@ -261,7 +269,7 @@ public final class Executor {
         timing.mark("read state and diff")
 
         var tx = Transaction(backend: backend, store: store, key: options.stateKey, script: options.scriptPath,
-                             plan: plan, context: ctx, prior: prior, failAt: options.failAt, group: options.linkGroup,
+                             plan: scopedPlan, context: ctx, prior: prior, failAt: options.failAt, group: options.linkGroup,
                              timing: timing, progress: options.progress)
         tx.scriptHash = options.scriptHash
         let result = try tx.run()
@@ -314,7 +322,7 @@ public final class Executor {
     /// Lists and reads the kernel, cleans half-made namespace files this topology left, and
     /// reconciles.
     func observe(_ plan: Plan, record: OwnershipRecord, store: StateStore, options: ApplyOptions,
-                 cleanHalfMade: Bool) throws -> Context {
+                 cleanHalfMade: Bool, scope: Set<String>? = nil) throws -> Context {
         var notes: [String] = []
         var existing: Set<String>
         do { existing = Set(try backend.listNamespaces()) } catch let e as KernelError {
@@ -354,7 +362,9 @@ public final class Executor {
                 throw ExecutionError(.missingNamespace, "network namespace `\(n)` does not exist", step: s)
             }
         }
-        let toRead = namespacesToRead(plan: plan, record: record).filter { $0 == hostNamespace || existing.contains($0) }
+        let toRead = namespacesToRead(plan: plan, record: record).filter {
+            ($0 == hostNamespace || existing.contains($0)) && (scope?.contains($0) ?? true)
+        }
         var sysctls: [String: [String]] = [:]
         for s in plan.steps { if case .setSysctl(let ns, let k, _) = s.operation { sysctls[ns, default: []].append(k) } }
         for k in record.sysctls.keys where !(sysctls[k.namespace]?.contains(k.key) ?? false) { sysctls[k.namespace, default: []].append(k.key) }

@@ -230,7 +230,7 @@ extension NetlinkBackend {
     /// Per namespace: aliases, root qdiscs and shaping (one qdisc dump, skipped when IFLA_QDISC
     /// shows only defaults), the rules someone added (one RTM_GETRULE dump of both families)
     /// and the links of kinds topo does not model.
-    func readExtras(_ s: NetlinkSocket, links: [LinkInfo], into st: inout LiveNamespace) throws {
+    func readExtras(_ s: NetlinkSocket, links: [LinkInfo], into st: inout LiveNamespace, rules: Bool = true) throws {
         let byIndex = Dictionary(links.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
         let qdiscs = try liveQdiscs(s, links: links)
         for i in st.links.indices {
@@ -246,7 +246,8 @@ extension NetlinkBackend {
                 st.unmodelled.append("link \(l.name) (macvlan mode \(m.effectiveMode == MacvlanInfo.Mode.source ? "source" : String(m.effectiveMode)))")
             }
         }
-        for r in try (extras.readsRules ? s.rules(family: AddressFamily.unspecified) : []) where !r.isKernelDefault {
+        // Rules only for `show` (`rules`): the executor does not model them.
+        for r in try (rules && extras.readsRules ? s.rules(family: AddressFamily.unspecified) : []) where !r.isKernelDefault {
             guard r.family == AddressFamily.inet || r.family == AddressFamily.inet6 else { continue }
             let pref = r.priority.map { " pref \($0)" } ?? ""
             st.unmodelled.append("rule \(r.family == AddressFamily.inet6 ? "-6 " : "")\(r.description)\(pref)")

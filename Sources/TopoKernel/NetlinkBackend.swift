@@ -76,35 +76,64 @@ public final class NetlinkBackend: KernelBackend {
     }
 
     public func readState(of namespaces: [String], sysctls: [String: [String]]) throws -> [String: LiveNamespace] {
-        try readState(of: namespaces, sysctls: sysctls, expectedPeers: [:])
+        try readState(of: namespaces, sysctls: sysctls, expectedPeers: [:], forShow: true)
     }
 
     public func readState(of namespaces: [String], sysctls: [String: [String]],
                           expectedPeers: [LinkID: LinkID]) throws -> [String: LiveNamespace] {
+        try readState(of: namespaces, sysctls: sysctls, expectedPeers: expectedPeers, forShow: false)
+    }
+
+    /// Opens the descriptors and sockets of namespaces that have none yet, in one trip to the
+    /// namespace thread each (not one or two per namespace).
+    func prepare(_ namespaces: [String]) throws {
+        let needFD = namespaces.filter { fds[$0] == nil && $0 != hostNamespace }
+        if !needFD.isEmpty {
+            for (n, r) in zip(needFD, named.open(many: needFD)) {
+                switch r {
+                case .success(let f): fds[n] = f
+                case .failure(let e): throw descriptorError(e)
+                }
+            }
+        }
+        let needSocket = namespaces.filter { sockets[$0] == nil }
+        guard !needSocket.isEmpty else { return }
+        let descriptors = try needSocket.map { try fd($0).fd }
+        let opened: [Result<NetlinkSocket, Error>]
+        do { opened = try thread.openSockets(inNamespaces: descriptors) } catch { throw descriptorError(error) }
+        for (n, r) in zip(needSocket, opened) {
+            switch r {
+            case .success(let s): sockets[n] = s
+            case .failure(let e): throw descriptorError(e)
+            }
+        }
+    }
+
+    /// How many threads read namespaces at once (the dumps are mostly the kernel's work).
+    static let readThreads = 2
+
+    func readState(of namespaces: [String], sysctls: [String: [String]], expectedPeers: [LinkID: LinkID],
+                   forShow: Bool) throws -> [String: LiveNamespace] {
         do {
+            try prepare(namespaces)
+            // The dumps of each namespace through its own socket, on a few threads at once (the
+            // sockets are bound to their namespaces: no setns needed); no state is written
+            // while they run.
+            let socketsInOrder = try namespaces.map { try socket($0) }
+            let rules = forShow && readsRules
+            let read = parallelMap(count: namespaces.count, threads: min(Self.readThreads, namespaces.count) - 1) {
+                k -> Result<([LinkInfo], LiveNamespace), Error> in
+                Result { try self.readOne(socketsInOrder[k], rules: rules) }
+            }
             var raw: [String: [LinkInfo]] = [:]
             var out: [String: LiveNamespace] = [:]
-            for ns in namespaces {
-                let s = try socket(ns)
-                let links = try s.links()
-                raw[ns] = links
-                let names = Dictionary(links.map { (Int($0.index), $0.name) }, uniquingKeysWith: { a, _ in a })
-                var st = LiveNamespace()
-                st.links = links.sorted { $0.index < $1.index }.map { l in
-                    LiveLink(name: l.name, index: Int(l.index), kind: l.kind, peer: nil,
-                             master: l.masterIndex.flatMap { names[Int($0)] }, mtu: Int(l.mtu ?? 0),
-                             up: l.isUp, group: l.group)
-                }
-                // [kinds/tc] aliases, qdiscs/shaping, rules, unmodelled kinds (NetlinkBackend+Kinds.swift).
-                try readExtras(s, links: links, into: &st)
-                st.addresses = try s.addresses().compactMap { a in
-                    guard let bytes = a.primary, let ip = IPAddress(bytes: bytes), let n = names[Int(a.index)] else { return nil }
-                    return LinkAddress(link: n, prefix: IPPrefix(address: ip, length: Int(a.prefixLength)))
-                }
-                // [kinds/tc] every table but local; blackhole & co. to `unmodelled` (+Kinds).
-                st.routes = try liveRoutes(s, names: names, unmodelled: &st.unmodelled)
+            raw.reserveCapacity(namespaces.count)
+            out.reserveCapacity(namespaces.count)
+            for (ns, r) in zip(namespaces, read) {
+                var (links, st) = try r.get()
                 // [kinds/tc] through the private procfs (SysctlAccessor, +Kinds).
                 st.sysctls = try readSysctls(sysctls[ns] ?? [], in: ns)
+                raw[ns] = links
                 out[ns] = st
             }
             try resolvePeers(raw, into: &out, expected: expectedPeers)
@@ -115,6 +144,27 @@ public final class NetlinkBackend: KernelBackend {
         } catch {
             throw kernelError(error)
         }
+    }
+
+    /// One namespace's links, addresses, routes (and qdiscs, rules) through its socket.
+    private func readOne(_ s: NetlinkSocket, rules: Bool) throws -> ([LinkInfo], LiveNamespace) {
+        let links = try s.links()
+        let names = Dictionary(links.map { (Int($0.index), $0.name) }, uniquingKeysWith: { a, _ in a })
+        var st = LiveNamespace()
+        st.links = links.sorted { $0.index < $1.index }.map { l in
+            LiveLink(name: l.name, index: Int(l.index), kind: l.kind, peer: nil,
+                     master: l.masterIndex.flatMap { names[Int($0)] }, mtu: Int(l.mtu ?? 0),
+                     up: l.isUp, group: l.group)
+        }
+        // [kinds/tc] aliases, qdiscs/shaping, rules, unmodelled kinds (NetlinkBackend+Kinds.swift).
+        try readExtras(s, links: links, into: &st, rules: rules)
+        st.addresses = try s.addresses().compactMap { a in
+            guard let bytes = a.primary, let ip = IPAddress(bytes: bytes), let n = names[Int(a.index)] else { return nil }
+            return LinkAddress(link: n, prefix: IPPrefix(address: ip, length: Int(a.prefixLength)))
+        }
+        // [kinds/tc] every table but local; blackhole & co. to `unmodelled` (+Kinds).
+        st.routes = try liveRoutes(s, names: names, unmodelled: &st.unmodelled)
+        return (links, st)
     }
 
     /// Fills in each veth's `peer`. A peer in the same namespace is named by ifindex alone. One in

@@ -117,6 +117,22 @@ public struct OwnershipRecord: Hashable, Sendable {
             && sysctls.isEmpty && originals.isEmpty && shaped.isEmpty && daemons.isEmpty
     }
 
+    /// The part of the record inside `scope` (namespaces): what a run limited to them may
+    /// remove or restore.
+    public func restricted(to scope: Set<String>) -> OwnershipRecord {
+        var r = self
+        r.namespaces = namespaces.intersection(scope)
+        r.linkGroups = linkGroups.filter { scope.contains($0.key) }
+        r.links = links.filter { scope.contains($0.namespace) }
+        r.addresses = addresses.filter { scope.contains($0.link.namespace) }
+        r.routes = routes.filter { scope.contains($0.namespace) }
+        r.sysctls = sysctls.filter { scope.contains($0.key.namespace) }
+        r.originals = originals.filter { scope.contains($0.key.namespace) }
+        r.shaped = shaped.filter { scope.contains($0.namespace) }
+        r.daemons = daemons.filter { scope.contains($0.namespace) }
+        return r
+    }
+
     /// Adds another record's facts (the REPL hands a session's records to a saved script).
     public mutating func merge(_ other: OwnershipRecord) {
         for f in other.facts { apply(f, adding: true) }

@@ -93,6 +93,7 @@ struct Transaction {
     var tombstones: [String: Set<String>] = [:]
     var desired = Topology()
     var desiredIndex: [LinkID: Int] = [:]
+    var removedAddresses: Set<OwnershipRecord.OwnedAddress> = []
 
     // MARK: building
 
@@ -101,6 +102,9 @@ struct Transaction {
         for (ns, st) in obs.state { for l in st.links { live[LinkID(ns, l.name)] = l } }
         desired = desiredTopology(plan)
         for (k, i) in desired.interfaces.enumerated() { desiredIndex[i.id] = k }
+        for c in context.reconciliation.changes {
+            if case .removeAddress(let l, let p) = c.operation { removedAddresses.insert(.init(link: l, prefix: p)) }
+        }
         // Fresh link groups, unused in every namespace read.
         var used: Set<UInt32> = [0]
         for st in obs.state.values { for l in st.links { used.insert(l.group) } }
@@ -124,7 +128,7 @@ struct Transaction {
         for i in desired.interfaces where i.options?.parent != nil {
             var d = 0
             var cur = i.options?.parent
-            while let p = cur, let next = desired.interfaces.first(where: { $0.id == p })?.options?.parent, d < 64 {
+            while let p = cur, let next = desiredInterface(p)?.options?.parent, d < 64 {
                 d += 1
                 cur = next
             }
@@ -137,25 +141,18 @@ struct Transaction {
             return prior.ownsLink(id.namespace, group: l.group)
                 || (prior.legacy && prior.namespaces.contains(id.namespace) && l.group != 0)
         }
-        func fresh(_ id: LinkID) -> Bool {
-            creating.contains(id.namespace) || rec.changes.contains { c in
-                if c.mark != .create { return false }
-                switch c.operation {
-                case .addVeth(let a, let b): return a == id || b == id
-                case .addBridge(let l), .addDummy(let l), .addVlan(let l, _), .addMacvlan(let l, _, _), .addIpvlan(let l, _, _),
-                     .addVxlan(let l, _), .addVrf(let l, _):
-                    return l == id
-                default: return false
-                }
+        // Links this run creates (their settings are part of creating them), found once.
+        var freshLinks: Set<LinkID> = []
+        for c in rec.changes where c.mark == .create {
+            switch c.operation {
+            case .addVeth(let a, let b): freshLinks.insert(a); freshLinks.insert(b)
+            case .addBridge(let l), .addDummy(let l), .addVlan(let l, _), .addMacvlan(let l, _, _), .addIpvlan(let l, _, _),
+                 .addVxlan(let l, _), .addVrf(let l, _):
+                freshLinks.insert(l)
+            default: break
             }
         }
-        var freshCache: [LinkID: Bool] = [:]
-        func isFresh(_ id: LinkID) -> Bool {
-            if let v = freshCache[id] { return v }
-            let v = fresh(id)
-            freshCache[id] = v
-            return v
-        }
+        func isFresh(_ id: LinkID) -> Bool { creating.contains(id.namespace) || freshLinks.contains(id) }
         func inPlace(_ id: LinkID) -> Bool { !isFresh(id) && !isOwned(id) }
         let g = group!
 
@@ -179,7 +176,7 @@ struct Transaction {
                 items.append(Item(change: c, namespace: l.namespace, action: .op(.addLink(name: l.name, options: .vrf(table: t), group: g)),
                                   phase: .links, facts: [.link(l), .group(l.namespace, g)]))
             case .addVlan(let l, _), .addMacvlan(let l, _, _), .addIpvlan(let l, _, _), .addVxlan(let l, _):
-                guard let o = desired.interfaces.first(where: { $0.id == l })?.options else { continue }
+                guard let o = desiredInterface(l)?.options else { continue }
                 items.append(Item(change: c, namespace: l.namespace, action: .op(.addLink(name: l.name, options: o, group: g)),
                                   phase: .stacked, depth: depthOf[l] ?? 0, facts: [.link(l), .group(l.namespace, g)]))
             case .changeLink(let l, let o):
@@ -307,10 +304,7 @@ struct Transaction {
     func desiredInterface(_ id: LinkID) -> Topology.Interface? { desiredIndex[id].map { desired.interfaces[$0] } }
 
     func removingAddress(_ l: LinkID, _ p: IPPrefix) -> Bool {
-        context.reconciliation.changes.contains { c in
-            if case .removeAddress(l, p) = c.operation { return true }
-            return false
-        }
+        removedAddresses.contains(OwnershipRecord.OwnedAddress(link: l, prefix: p))
     }
     func desiredMaster(_ id: LinkID) -> String? { desiredInterface(id)?.master }
 
@@ -504,9 +498,9 @@ struct Transaction {
         // Keep the executed changes in the reconciliation's order.
         let position = Dictionary(changes.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a })
         executed.sort { (position[$0] ?? 0) < (position[$1] ?? 0) }
-        let createdLinks = items.indices.contains { k in
+        let createdLinks = done.contains { k in
             switch items[k].action {
-            case .op(.addVeth), .op(.addBridge), .op(.addDummy), .op(.addLink): return done.contains(k)
+            case .op(.addVeth), .op(.addBridge), .op(.addDummy), .op(.addLink): return true
             default: return false
             }
         }

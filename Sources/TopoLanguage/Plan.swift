@@ -105,6 +105,20 @@ public enum Operation: Hashable, Sendable {
     /// Stop a daemon this topology started (SIGTERM, SIGKILL after 5 s).
     case stopDaemon(namespace: String, command: String)
 
+    /// Every namespace the operation touches: its own, and a veth peer's, a stacked link's
+    /// parent's, a vxlan underlay's when they are elsewhere.
+    public var namespaces: [String] {
+        var out = [namespace]
+        switch self {
+        case .addVeth(_, let p): out.append(p.namespace)
+        case .addVlan(_, let v): out.append(v.parent.namespace)
+        case .addMacvlan(_, let p, _), .addIpvlan(_, let p, _): out.append(p.namespace)
+        case .addVxlan(_, let x): if let u = x.underlay { out.append(u.namespace) }
+        default: break
+        }
+        return out
+    }
+
     /// True for the post-apply actions (`ping`, `exec`), which change nothing.
     public var isAction: Bool {
         switch self {
@@ -164,6 +178,14 @@ public struct Plan: Hashable, Sendable {
     public init(file: String, steps: [PlanStep]) {
         self.file = file
         self.steps = steps
+    }
+}
+
+extension Plan {
+    /// The steps that touch only namespaces in `scope` (see `ApplyOptions.scope`), and every
+    /// action (`ping`, `exec`: they run wherever they are).
+    public func restricted(to scope: Set<String>) -> Plan {
+        Plan(file: file, steps: steps.filter { $0.operation.isAction || $0.operation.namespaces.allSatisfy(scope.contains) })
     }
 }
 

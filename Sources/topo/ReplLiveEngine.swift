@@ -96,7 +96,9 @@ final class ReplLiveEngine: ReplEngine {
     }
 
     /// Makes the kernel (or, with --dry-run, the session) match `wanted`, then runs `actions`.
-    private func converge(to wanted: Topology, actions: [Topology.Action], source: SourceFile) -> Converged {
+    /// `fullRun`: reconcile everything (`:edit`, `:undo`), not only what changed.
+    private func converge(to wanted: Topology, actions: [Topology.Action], source: SourceFile,
+                          fullRun: Bool = false) -> Converged {
         let newText = ScriptPrinter.print(sessionDeclarations(wanted))
         var plan = makePlan(wanted, file: "<repl>")
         var actionSteps: [PlanStep] = []
@@ -111,6 +113,17 @@ final class ReplLiveEngine: ReplEngine {
         plan.steps += actionSteps
         var output = ""
         var failure: String? = nil
+        // Only the namespaces this input touches are read and reconciled (the rest of the
+        // session is in place): an input costs what it changes, not what the session holds.
+        let oldOps = Set(makePlan(topology, file: "<repl>").steps.map(\.operation))
+        let newOps = Set(plan.steps.map(\.operation))
+        var scope: Set<String> = []
+        for op in oldOps.symmetricDifference(newOps) { scope.formUnion(op.namespaces) }
+        // A link that spans namespaces (a veth, a stacked link on a parent elsewhere) is known
+        // whole only with all of its namespaces: add those of the links in the scope.
+        for op in oldOps.union(newOps) where op.namespaces.count > 1 && op.namespaces.contains(where: scope.contains) {
+            scope.formUnion(op.namespaces)
+        }
         if dryRun {
             let before = Set(makePlan(topology, file: "<repl>").steps.map(\.operation))
             let after = Set(plan.steps.map(\.operation))
@@ -123,7 +136,8 @@ final class ReplLiveEngine: ReplEngine {
                 let executor = try executor.get()
                 // Held-back signals: an input is applied or rolled back whole, even when piped.
                 let report = try withSignalsDeferred {
-                    try executor.apply(plan, options: ApplyOptions(stateKey: stateKey, scriptPath: scriptPath, allowExec: allowExec))
+                    try executor.apply(plan, options: ApplyOptions(stateKey: stateKey, scriptPath: scriptPath, allowExec: allowExec,
+                                                                   scope: fullRun ? nil : scope))
                 }
                 applied = applied || !report.changes.isEmpty
                 output = report.summary
