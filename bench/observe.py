@@ -13,6 +13,7 @@ import ctypes
 import json
 import os
 import subprocess
+import time
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -159,7 +160,15 @@ def verify(expected, paths, special=(), full_limit=2000, want_tc=False, named=No
 
 
 def ping(argv_prefix, addr, wait_s=15):
-    """One answer within wait_s seconds (a large bridge is busy with its ports' IPv6 start-up
-    traffic for a while after a build). argv_prefix enters the namespace."""
-    return subprocess.run(argv_prefix + ["ping", "-c", "1", "-w", str(wait_s), "-t", "255", addr],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    """One answer within wait_s seconds. Right after a large bridge comes up, its ports flood
+    each other with IPv6 start-up traffic (DAD, MLD, router solicitations) and the veths drop
+    packets for a while, ARP included; ping then gives up at the first "host unreachable",
+    so it is asked again (one probe of at most 2 s at a time) until the deadline."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        if subprocess.run(argv_prefix + ["ping", "-c", "1", "-W", "2", "-t", "255", addr],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
