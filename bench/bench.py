@@ -605,10 +605,11 @@ def print_tables(results, args, elapsed_s=None):
             print(f"| session set-up: one `for` input declaring {o // 2:,} namespaces and {o // 4:,} veth pairs ({o:,} objects) | {fmt(r['setup_ms'])} | |")
             for what, key in (("`ns xJ, yJ`", "ns_ms"), ("`veth xJ:e0 <-> yJ:e0`", "veth_ms")):
                 e, f = r["empty"][key], r["full"][key]
-                print(f"| one more {what} on the {o:,}-object session, median of {r['full']['count']}{ok} "
+                print(f"| one more {what} on the {o:,}-object session, median of {r['full'].get('count', 5)}{ok} "
                       f"(on an empty session: {fmt(e, 1)}; the difference is what the session costs) "
                       f"| {fmt(f, 1)} (+{fmt(f - e, 1)}) | ≤ 50 + the kernel's work |")
         print()
+    print_targets(results)
     if notes:
         print("Notes:\n")
         for i, t in enumerate(notes, 1):
@@ -616,6 +617,108 @@ def print_tables(results, args, elapsed_s=None):
         print()
     if elapsed_s is not None:
         print(f"Whole run: {elapsed_s / 60:.1f} min ({len(results)} sandboxed runs).")
+
+
+def print_targets(results):
+    """The targets of issues 8, 10 and 11, against what this run measured."""
+    rows = []
+
+    def row(target, measured, ok):
+        rows.append(f"| {target} | {measured} | {'—' if ok is None else ('met' if ok else 'missed')} |")
+
+    scale = [r for r in results if r["job"].get("section") == "scale"]
+
+    def m(kind, n, meth, phase):
+        return med(group(scale, kind=kind, n=n, type=meth), phase)
+
+    sizes = lambda kind: sorted({r["job"]["n"] for r in scale if r["job"]["kind"] == kind})
+    nns = {(r["job"]["kind"], r["job"]["n"]): r["job"]["namespaces"] for r in scale}
+    chain = sizes("chain")
+    if 1000 in chain and max(chain) > 1000:
+        big = max(chain)
+        for phase, what in (("build", "build"), ("noop", "no-op re-run")):
+            a, b = m("chain", 1000, "topo", phase), m("chain", big, "topo", phase)
+            if a and b:
+                q = (b / nns[("chain", big)]) / (a / nns[("chain", 1000)])
+                row(f"chain {what} ms/ns at {big:,} ≤ 1.3× that at 1 000 (issue 10)",
+                    f"{b / nns[('chain', big)]:.2f} vs {a / nns[('chain', 1000)]:.2f} ({q:.2f}×)", q <= 1.3)
+    worst = []
+    for kind in ("chain", "multistar"):
+        for n in sizes(kind):
+            b, no = m(kind, n, "topo", "build"), m(kind, n, "topo", "noop")
+            if b and no:
+                worst.append((no / b, f"{kind} {n:,}"))
+    if worst:
+        q, where = max(worst)
+        row("no-op re-run ≤ 0.2× the build at every size (issue 10)", f"worst {q:.2f} ({where})", q <= 0.2)
+    for peer, limit in (("pyroute2", 0.3), ("export", 0.2)):
+        qs = []
+        for kind in ("chain", "multistar"):
+            for n in sizes(kind):
+                t, x = m(kind, n, "topo", "build"), m(kind, n, peer, "build")
+                if n >= 1000 and t and x:
+                    qs.append((t / x, f"{kind} {n:,}"))
+        if qs:
+            q, where = max(qs)
+            row(f"build ≤ {limit}× {METHOD_NAMES[peer]}'s at 1 000 and above (issue 10)", f"worst {q:.2f} ({where})", q <= limit)
+    qs = []
+    for kind in ("chain",):
+        for n in sizes(kind):
+            t, x = m(kind, n, "topo", "destroy"), m(kind, n, "export", "destroy")
+            if n >= 1000 and t and x:
+                qs.append((t / x, f"chain {n:,}"))
+    st, sx = med(group(results, section="star", type="topo"), "destroy"), med(group(results, section="star", type="export"), "destroy")
+    star_n = (group(results, section="star", type="topo") or [dict(job=dict(n=0))])[0]["job"]["n"]
+    if st and sx and star_n >= 1000:
+        qs.append((st / sx, f"star {star_n:,}"))
+    if qs:
+        q, where = max(qs)
+        row("destroy ≤ 0.5× the export's teardown, star and chain, at 1 000 and above (issue 10)",
+            f"worst {q:.2f} ({where})", q <= 0.5)
+    bigs = [(n, kind) for kind in ("chain", "multistar") for n in sizes(kind) if nns[(kind, n)] >= 10000]
+    for n, kind in bigs:
+        rs = group(scale, kind=kind, n=n, type="topo")
+        rss = max((r[p]["rss_kib"] for r in rs for p in ("build",) if p in r), default=None)
+        if rss:
+            row(f"peak RSS of a 10 000-namespace build < 200 MB ({kind} {n:,})", f"{rss / 1024:.0f} MiB", rss / 1024 < 200 * 1e6 / 2**20)
+    star = group(results, section="star", type="topo")
+    if star:
+        b, no, ed = med(star, "build"), med(star, "noop"), med(star, "edit")
+        ev, _ = verdict(star, "verify_edit")
+        n = star[0]["job"]["n"]
+        if b and no:
+            row(f"star {n:,}: no-op ≤ 0.2× the build (issue 8)", f"{no / b:.2f}", no / b <= 0.2)
+        k = star[0]["job"].get("replaced", 0)
+        if b and ed:
+            row(f"star {n:,}: the −{k} +{k} converge ≤ 0.3× the build, end state right (issue 8)",
+                f"{ed / b:.2f}, end state {'right' if ev == 'yes' else 'wrong'}", ed / b <= 0.3 and ev == "yes")
+        elif b:
+            row(f"star {n:,}: the −{k} +{k} converge ≤ 0.3× the build (issue 8)", "the converge failed", False)
+    shaped = [r for r in results if r["job"].get("section") == "shaping" and not r.get("skipped")]
+    if shaped and star:
+        b0, b1 = med(star, "build"), med(shaped, "build")
+        n = shaped[0]["job"]["n"]
+        if b0 and b1:
+            row("≤ 0.3 ms per shaped interface (issue 11)", f"{(b1 - b0) / n:.3f} ms", (b1 - b0) / n <= 0.3)
+    pipe = group(results, section="repl", type="repl-pipe")
+    if pipe:
+        slow = [r for r in pipe if r["session"].get("timed_out")]
+        if slow:
+            row("600-input piped REPL session < 10 s (issue 10)", f"> {slow[0]['session']['wall_ms'] / 1000:.0f} s (stopped)", False)
+        else:
+            s = med(pipe, "session")
+            row("600-input piped REPL session < 10 s (issue 10)", f"{s / 1000:.1f} s", s < 10000)
+    for r in group(results, section="repl", type="repl-latency"):
+        if "full" in r:
+            d = max(r["full"][k] - r["empty"][k] for k in ("ns_ms", "veth_ms"))
+            row(f"one REPL input on a {r['job']['objects']:,}-object session ≤ 50 ms + the kernel's work (issue 10)",
+                f"+{d:,.1f} ms over the empty session", d <= 50)
+    if rows:
+        print("### Against the targets\n")
+        print("| target | measured | |")
+        print("|---|---|---|")
+        print("\n".join(rows))
+        print()
 
 
 # ---------------------------------------------------------------- main
