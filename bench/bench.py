@@ -378,7 +378,8 @@ def section_scale(runner):
             if not d["accepted"]:
                 print(f"  {kind} {n}: topo rejects the script: {d['rejected_because']}", file=sys.stderr)
                 continue
-            methods = [x for x in a.methods if x != "mininet" or n <= a.mininet_max]
+            methods = [x for x in a.methods if (x != "mininet" or n <= a.mininet_max)
+                       and (x == "topo" or a.peer_max is None or n <= a.peer_max)]
             for r in range(runs_for(a, n)):
                 for meth in methods:
                     job = dict(d, section="scale", type=meth, round=r)
@@ -513,7 +514,10 @@ def print_tables(results, args, elapsed_s=None):
                     rs = group(scale, kind=kind, n=n, type=peer)
                     x = med(rs, phase)
                     if not rs:
-                        c = f"— (only up to {args.mininet_max:,})" if peer == "mininet" and n > args.mininet_max else "—"
+                        cap = args.mininet_max if peer == "mininet" else None
+                        if getattr(args, "peer_max", None) is not None:
+                            cap = min(cap or args.peer_max, args.peer_max)
+                        c = f"— (run up to {cap:,})" if cap is not None and n > cap else "—"
                     elif x is None:
                         c = "failed " + note(f"{kind} {n} {METHOD_NAMES[peer]} {phase}: {failed_phase(rs, phase) or 'no result'}")
                     else:
@@ -735,6 +739,7 @@ def main():
     ap.add_argument("--big-runs", type=int, default=1)
     ap.add_argument("--big", type=int, help="sizes from this one get --big-runs runs")
     ap.add_argument("--mininet-max", type=int, default=1000)
+    ap.add_argument("--peer-max", type=int, help="the largest size any peer is run at (no limit)")
     ap.add_argument("--star-size", type=int)
     ap.add_argument("--repl-objects", type=int, default=5000)
     ap.add_argument("--repl-runs", type=int, default=1, help="runs of the 600-input session")
