@@ -25,6 +25,7 @@ Usage (as root, through bench/run.sh): bench.py [--quick] [--sizes 100,1000,1000
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -129,10 +130,28 @@ def verify_named(m, full_limit):
     return v
 
 
+def raise_open_files(namespaces):
+    """topo keeps two descriptors per namespace (its netlink socket and the namespace), and
+    pyroute2's builder one: past ~10 000 namespaces that is more than the usual hard limit of
+    the open-file count. Raise it for this sandbox's processes (root may), as topo's own
+    error message asks; returns the limit every method runs with."""
+    need = 4 * namespaces + 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < need:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, need))
+        except (ValueError, OSError):
+            pass
+    elif soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+
+
 def inner_job(job):
     sandbox_setup()
+    nofile = raise_open_files(job.get("namespaces", 0))
     t = job["type"]
-    res = dict(job=dict((k, v) for k, v in job.items() if k not in ("script", "script2")))
+    res = dict(job=dict((k, v) for k, v in job.items() if k not in ("script", "script2")), nofile=nofile)
     limit = 60 + 0.05 * job.get("namespaces", 0)
     try:
         if t == "topo":

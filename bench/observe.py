@@ -135,7 +135,7 @@ def verify(expected, paths, special=(), full_limit=2000, want_tc=False, named=No
     """Compares the kernel with `expected` ({ns: state}, from gen.expected or the Mininet
     layout). `paths` maps each namespace name to a path setns can open. `named`, when given,
     is the set of names found in /run/netns: it must equal the expected set exactly.
-    Returns dict(ok, observed, problems (first 8), problem_count)."""
+    Returns dict(ok, observed, problems (the first 50), problem_count)."""
     problems = []
     if named is not None:
         want = set(expected)
@@ -156,7 +156,7 @@ def verify(expected, paths, special=(), full_limit=2000, want_tc=False, named=No
             problems.append(f"{ns}: cannot enter ({e.strerror})")
             continue
         compare(ns or "(root)", want, got, problems)
-    return dict(ok=not problems, observed=len(observed), problem_count=len(problems), problems=problems[:8])
+    return dict(ok=not problems, observed=len(observed), problem_count=len(problems), problems=problems[:50])
 
 
 def ping(argv_prefix, addr, wait_s=15):

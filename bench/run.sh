@@ -13,4 +13,6 @@ swift build -c release --product topo --static-swift-stdlib >&2
 PY=/usr/bin/python3
 # The models the peers are built from must be what topo plans from the same scripts.
 "$PY" bench/test_gen.py --topo .build/release/topo >&2
+# The judge must see a correct build as correct and notice a broken one.
+"$PY" bench/test_observe.py --topo .build/release/topo >&2
 exec "$PY" bench/bench.py --topo .build/release/topo "$@"
