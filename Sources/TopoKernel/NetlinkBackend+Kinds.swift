@@ -266,6 +266,7 @@ extension NetlinkBackend {
         var nsids: [String: [String: Int32?]] = [:]
         func nsid(from ns: String, of other: String) throws -> Int32? {
             if let known = nsids[ns]?[other] { return known }
+            trimDescriptors(room: 1)
             let id = try socket(ns).namespaceID(of: try fd(other).fd)
             nsids[ns, default: [:]][other] = .some(id)
             return id

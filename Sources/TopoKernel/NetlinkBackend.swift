@@ -35,15 +35,45 @@ public final class NetlinkBackend: KernelBackend {
     private func descriptorError(_ error: Error) -> KernelError {
         let e = kernelError(error)
         guard let n = e.errnoValue, n == EMFILE || n == ENFILE else { return e }
-        return NetlinkBackend.tooManyFiles(errno: n, openNamespaces: fds.count, softLimit: try? FileLimit.current().soft)
+        return NetlinkBackend.tooManyFiles(errno: n, openNamespaces: sockets.count, softLimit: try? FileLimit.current().soft)
     }
 
     /// The error for EMFILE/ENFILE while opening a namespace's fd or socket.
     static func tooManyFiles(errno n: Int32, openNamespaces: Int, softLimit: UInt64?) -> KernelError {
         let which = n == EMFILE ? "topo's open-file limit (ulimit -n \(softLimit.map(String.init) ?? "?"), already raised to the hard limit)"
             : "the system's open-file limit (fs.file-max)"
-        return .failure("too many open files: topo keeps 2 descriptors per namespace and has \(openNamespaces) namespaces open; "
+        return .failure("too many open files: topo keeps a socket per namespace and has \(openNamespaces) namespaces open; "
             + "\(which) is too low — raise the hard limit (e.g. `ulimit -Hn 65536` as root, or LimitNOFILE=) and retry")
+    }
+
+    /// At most this many namespace descriptors are kept open between operations (each
+    /// namespace's socket is kept: it holds the namespace). Two descriptors per namespace would
+    /// not fit 10 000 namespaces under a hard limit of 20 000.
+    /// A quarter of the open-file limit left after a reserve, at most 2048, at least 8.
+    static let descriptorBudget: Int = {
+        // Test hook: TOPO_FD_BUDGET=8 makes the trimming happen on small topologies.
+        if let v = getenv("TOPO_FD_BUDGET").flatMap({ Int(String(cString: $0)) }), v >= 4 { return v }
+        let limit = (try? FileLimit.current().soft).map { Int(clamping: $0) } ?? 1024
+        return max(8, min(2048, (limit - 64) / 4))
+    }()
+
+    /// Closes the namespace descriptors (not the sockets) when more than the budget are open,
+    /// keeping `keep`'s. Called only where no descriptor is in use (before building requests).
+    func trimDescriptors(keeping keep: Set<String> = [], room: Int = 0) {
+        guard fds.count + room > Self.descriptorBudget else { return }
+        for n in Array(fds.keys) where n != hostNamespace && !keep.contains(n) { fds[n] = nil }
+    }
+
+    /// Opens the descriptors of `namespaces` that are not open, in one trip to the thread.
+    func openDescriptors(_ namespaces: [String]) throws {
+        let need = namespaces.filter { fds[$0] == nil && $0 != hostNamespace }
+        guard !need.isEmpty else { return }
+        for (n, r) in zip(need, named.open(many: need)) {
+            switch r {
+            case .success(let f): fds[n] = f
+            case .failure(let e): throw descriptorError(e)
+            }
+        }
     }
 
     func fd(_ ns: String) throws -> NamespaceFD {  // [kinds/tc] not private: +Kinds/+TC use it
@@ -87,25 +117,24 @@ public final class NetlinkBackend: KernelBackend {
     /// Opens the descriptors and sockets of namespaces that have none yet, in one trip to the
     /// namespace thread each (not one or two per namespace).
     func prepare(_ namespaces: [String]) throws {
-        let needFD = namespaces.filter { fds[$0] == nil && $0 != hostNamespace }
-        if !needFD.isEmpty {
-            for (n, r) in zip(needFD, named.open(many: needFD)) {
+        // In chunks, so that descriptors never pile up (see `descriptorBudget`).
+        let needSocket = namespaces.filter { sockets[$0] == nil }
+        let chunk = Self.descriptorBudget / 2
+        var k = 0
+        while k < needSocket.count {
+            let part = Array(needSocket[k..<min(k + chunk, needSocket.count)])
+            trimDescriptors(room: part.count)
+            try openDescriptors(part)
+            let descriptors = try part.map { try fd($0).fd }
+            let opened: [Result<NetlinkSocket, Error>]
+            do { opened = try thread.openSockets(inNamespaces: descriptors) } catch { throw descriptorError(error) }
+            for (n, r) in zip(part, opened) {
                 switch r {
-                case .success(let f): fds[n] = f
+                case .success(let s): sockets[n] = s
                 case .failure(let e): throw descriptorError(e)
                 }
             }
-        }
-        let needSocket = namespaces.filter { sockets[$0] == nil }
-        guard !needSocket.isEmpty else { return }
-        let descriptors = try needSocket.map { try fd($0).fd }
-        let opened: [Result<NetlinkSocket, Error>]
-        do { opened = try thread.openSockets(inNamespaces: descriptors) } catch { throw descriptorError(error) }
-        for (n, r) in zip(needSocket, opened) {
-            switch r {
-            case .success(let s): sockets[n] = s
-            case .failure(let e): throw descriptorError(e)
-            }
+            k += chunk
         }
     }
 
@@ -129,9 +158,15 @@ public final class NetlinkBackend: KernelBackend {
             var out: [String: LiveNamespace] = [:]
             raw.reserveCapacity(namespaces.count)
             out.reserveCapacity(namespaces.count)
-            for (ns, r) in zip(namespaces, read) {
+            for (k, (ns, r)) in zip(namespaces, read).enumerated() {
                 var (links, st) = try r.get()
-                // [kinds/tc] through the private procfs (SysctlAccessor, +Kinds).
+                // [kinds/tc] through the private procfs (SysctlAccessor, +Kinds). The
+                // descriptors they need are opened a chunk at a time.
+                if !(sysctls[ns] ?? []).isEmpty && fds[ns] == nil {
+                    let rest = namespaces[k...].prefix(Self.descriptorBudget / 2).filter { !(sysctls[$0] ?? []).isEmpty }
+                    trimDescriptors(room: rest.count)
+                    try openDescriptors(Array(rest))
+                }
                 st.sysctls = try readSysctls(sysctls[ns] ?? [], in: ns)
                 raw[ns] = links
                 out[ns] = st
@@ -191,6 +226,7 @@ public final class NetlinkBackend: KernelBackend {
         var nsids: [String: [String: Int32?]] = [:]
         func nsid(from ns: String, of other: String) throws -> Int32? {
             if let known = nsids[ns]?[other] { return known }
+            trimDescriptors(room: 1)
             let id = try socket(ns).namespaceID(of: try fd(other).fd)
             nsids[ns, default: [:]][other] = .some(id)
             return id
@@ -223,6 +259,7 @@ public final class NetlinkBackend: KernelBackend {
     }
 
     public func apply(_ ops: [KernelOp], in ns: String) -> [Result<Void, KernelError>] {
+        trimDescriptors(keeping: [ns], room: 1)
         let s: NetlinkSocket
         do { s = try socket(ns) } catch {
             return ops.map { _ in .failure(kernelError(error)) }
@@ -310,7 +347,20 @@ public final class NetlinkBackend: KernelBackend {
             requests = []
             slots = []
         }
+        let chunk = Self.descriptorBudget / 4
         for (i, item) in items.enumerated() {
+            // A chunk at a time: send what is built, close spare descriptors, open the next
+            // chunk's in one trip (see `descriptorBudget`).
+            if i % chunk == 0 {
+                flush()
+                var next: [String] = []
+                for it in items[i..<min(i + chunk, items.count)] {
+                    next.append(it.namespace)
+                    if case .addVeth(_, let peer, _) = it.op { next.append(peer.namespace) }
+                }
+                trimDescriptors(room: 2 * chunk)
+                try? openDescriptors(next)
+            }
             // [kinds/tc] a stacked/tunnel/vrf link goes out from its parent's namespace (+Kinds),
             // after what came before it (its parent, maybe).
             if case .addLink = item.op {
@@ -412,6 +462,7 @@ public final class NetlinkBackend: KernelBackend {
     /// Creates the namespace and, in the same trip to the namespace thread while it is inside,
     /// opens the namespace's fd and its netlink socket for the rest of the run.
     public func createNamespace(_ name: String) throws {
+        trimDescriptors(room: 1)
         do {
             let (f, s) = try named.create(name) { () throws -> (NamespaceFD, NetlinkSocket) in
                 let f = try NamespaceFD(path: "/proc/thread-self/ns/net")

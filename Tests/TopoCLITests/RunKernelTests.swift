@@ -152,3 +152,29 @@ struct RunKernelTests {
         #expect(r.stdout.split(separator: "\n").count == 1, "one clear line: \(r.stdout)")
     }
 }
+
+/// Few descriptors: with a budget of 8 namespace descriptors (TOPO_FD_BUDGET) a 50-host star
+/// builds, re-runs as a no-op, converges and is destroyed — the descriptor trimming that lets
+/// 10 000 namespaces fit a hard limit of 20 000 open files.
+@Suite(.enabled(if: kernelTestsEnabled, "kernel tests need root"))
+struct DescriptorBudgetTests {
+    @Test func aSmallBudgetStillBuildsEverything() throws {
+        let r = try sandbox("""
+            export TOPO_FD_BUDGET=8
+            ulimit -n 90      # 51 sockets + 8 descriptors fit; 51 + 51 would not
+            echo "@@mark run"; "$TOPO" run \(example("star50")) 2>&1 | head -1 || echo "exit $?"
+            echo "@@mark state"; \(dumpStateScript)
+            echo "@@mark rerun"; "$TOPO" run \(example("star50")) 2>&1 | head -1
+            echo "@@mark destroy"; "$TOPO" destroy \(example("star50")) 2>&1 || echo "exit $?"
+            echo "@@mark end"; ls /run/netns | wc -l
+            """)
+        let p = parts(r.stdout)
+        #expect((p["run"] ?? "").contains(" created, "), "\(p["run"] ?? "") \(r.stderr)")
+        let state = normalizeState(p["state"] ?? "")
+        let url = packageRoot.appendingPathComponent("Tests/TopoCLITests/Fixtures/examples/star50.state.txt")
+        let golden = (try? String(contentsOf: url, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+        #expect(state == golden, "star50 with 8 descriptors differs from its golden state")
+        #expect((p["rerun"] ?? "").contains("0 changes"), "\(p["rerun"] ?? "")")
+        #expect((p["end"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(p["end"] ?? "")")
+    }
+}

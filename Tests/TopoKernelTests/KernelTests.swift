@@ -150,7 +150,7 @@ extension TopoLanguage.Operation {
 }
 
 
-/// topo keeps two descriptors per namespace; a soft `ulimit -n 1024` must not stop a
+/// topo keeps a socket per namespace (and a bounded number of namespace descriptors); a soft `ulimit -n 1024` must not stop a
 /// 1100-namespace topology: the backend lifts the soft limit to the hard one when it starts.
 /// Where the hard limit itself is too low, apply must fail with the clear message instead.
 @Suite(.serialized, .enabled(if: kernelTestsEnabled, "needs root: runs in an unshare --net --mount sandbox"))
@@ -185,7 +185,7 @@ struct FileLimitKernelTests {
     /// process's limit would make tests running in parallel fail with EMFILE.)
     @Test func tooManyFilesErrorIsClear() {
         let e = NetlinkBackend.tooManyFiles(errno: EMFILE, openNamespaces: 510, softLimit: 1024)
-        #expect(e == .failure("too many open files: topo keeps 2 descriptors per namespace and has 510 namespaces open; "
+        #expect(e == .failure("too many open files: topo keeps a socket per namespace and has 510 namespaces open; "
             + "topo's open-file limit (ulimit -n 1024, already raised to the hard limit) is too low — raise the hard limit "
             + "(e.g. `ulimit -Hn 65536` as root, or LimitNOFILE=) and retry"))
         #expect("\(NetlinkBackend.tooManyFiles(errno: ENFILE, openNamespaces: 3, softLimit: nil))".contains("fs.file-max"))
