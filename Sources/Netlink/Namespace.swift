@@ -175,6 +175,19 @@ public final class NamedNamespaces: @unchecked Sendable {
         try thread.run { try listFiles().filter { !isMounted(path(of: $0)) } }
     }
 
+    /// For each name: true (a namespace is mounted there), false (a half-made file), nil (no file).
+    public func status(_ names: [String]) throws -> [Bool?] {
+        try thread.run {
+            names.map { n -> Bool? in
+                guard (try? NamedNamespaces.validate(n)) != nil else { return nil }
+                let p = path(of: n)
+                let t = topo_fs_type(p)
+                if t < 0 { return nil }
+                return UInt64(t) == NamedNamespaces.nsfsMagic
+            }
+        }
+    }
+
     /// Removes a half-made namespace file (refuses one that has a namespace on it).
     public func removeHalfMade(_ name: String) throws {
         try NamedNamespaces.validate(name)

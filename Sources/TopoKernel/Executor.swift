@@ -325,12 +325,22 @@ public final class Executor {
                  cleanHalfMade: Bool, scope: Set<String>? = nil) throws -> Context {
         var notes: [String] = []
         var existing: Set<String>
-        do { existing = Set(try backend.listNamespaces()) } catch let e as KernelError {
+        var halfMade: [String]
+        do {
+            if let scope {
+                // Scoped: look at those namespaces only, not the whole directory.
+                var names = Set(scope)
+                names.remove(hostNamespace)
+                (existing, halfMade) = try backend.namespaceStatus(names.sorted())
+            } else {
+                existing = Set(try backend.listNamespaces())
+                // Half-made namespace files (`/run/netns/NAME` with nothing mounted on it), left
+                // by a crash between creating the file and binding the namespace onto it.
+                halfMade = (try? backend.halfMadeNamespaces()) ?? []
+            }
+        } catch let e as KernelError {
             throw ExecutionError(.kernel(e), "cannot list network namespaces: \(e)")
         }
-        // Half-made namespace files (`/run/netns/NAME` with nothing mounted on it), left by a
-        // crash between creating the file and binding the namespace onto it.
-        let halfMade = (try? backend.halfMadeNamespaces()) ?? []
         if !halfMade.isEmpty {
             let wanted = Set(plan.steps.compactMap { s -> String? in
                 if case .addNamespace(let n) = s.operation { return n }

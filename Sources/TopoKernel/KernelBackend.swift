@@ -297,6 +297,10 @@ public protocol KernelBackend: AnyObject {
 
     /// Files in `/run/netns` with no namespace mounted on them (left by a crash mid-create).
     func halfMadeNamespaces() throws -> [String]
+
+    /// Which of `names` exist as named namespaces, and which are half-made files — without
+    /// listing the whole directory (a run scoped to a few namespaces of a large lab).
+    func namespaceStatus(_ names: [String]) throws -> (present: Set<String>, halfMade: [String])
     /// Removes such a file.
     func removeHalfMadeNamespace(_ name: String) throws
 }
@@ -308,6 +312,11 @@ extension KernelBackend {
     }
 
     public func halfMadeNamespaces() throws -> [String] { [] }
+    public func namespaceStatus(_ names: [String]) throws -> (present: Set<String>, halfMade: [String]) {
+        let all = Set(try listNamespaces())
+        let half = Set(try halfMadeNamespaces())
+        return (Set(names.filter(all.contains)), names.filter(half.contains))
+    }
     public func freshNamespaceSysctls(_ keys: [String]) throws -> [String: String] { [:] }
     public func removeHalfMadeNamespace(_ name: String) throws {
         throw KernelError.failure("cannot remove /run/netns/\(name)")

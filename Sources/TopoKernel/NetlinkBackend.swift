@@ -531,6 +531,17 @@ public final class NetlinkBackend: KernelBackend {
         } catch { throw kernelError(error) }
     }
 
+    public func namespaceStatus(_ names: [String]) throws -> (present: Set<String>, halfMade: [String]) {
+        do {
+            var present: Set<String> = []
+            var half: [String] = []
+            for (n, st) in zip(names, try named.status(names)) {
+                if st == true { present.insert(n) } else if st == false { half.append(n) }
+            }
+            return (present, half)
+        } catch { throw kernelError(error) }
+    }
+
     public func halfMadeNamespaces() throws -> [String] {
         do { return try named.listHalfMade() } catch { throw kernelError(error) }
     }

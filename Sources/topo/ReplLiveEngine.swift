@@ -18,6 +18,8 @@ final class ReplLiveEngine: ReplEngine {
     private var sessionText = ""
     private var sessionStatements: [Statement] = []
     private var topology = Topology()
+    /// The operations of the session's plan (what the kernel holds), to find what an input changes.
+    private var sessionOperations: Set<Operation> = []
     /// Earlier session scripts, for `:undo`.
     private var history: [String] = []
     /// `let`/`def` bindings across inputs.
@@ -39,7 +41,21 @@ final class ReplLiveEngine: ReplEngine {
 
     // MARK: inputs
 
+    /// TOPO_TIMING=1: how long the parts of each input took, on stderr.
+    private let timing = getenv("TOPO_TIMING") != nil
+    private var mark = 0.0
+    private func tick(_ what: String) {
+        guard timing else { return }
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        let now = Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+        if mark > 0 { fputs("timing: repl \(what): \(Int(((now - mark) * 1e6).rounded())) us\n", stderr) }
+        mark = now
+    }
+
     func submit(_ text: String) -> ReplOutcome {
+        mark = 0
+        tick("start")
         let input = text.hasSuffix("\n") ? text : text + "\n"
         if let rest = noStatementText(input) { return removeFromSession(rest) }
         let full = SourceFile(name: "<repl>", text: sessionText + input)
@@ -51,8 +67,10 @@ final class ReplLiveEngine: ReplEngine {
         let saved = evaluator.snapshot()
         let evaluated = evaluator.evaluate(parsed.script)
         var diagnostics = parsed.diagnostics + evaluated.diagnostics
+        tick("parse and evaluate")
         let checked = check(sessionStatements + evaluated.statements, latestWins: true)
         diagnostics += checked.diagnostics
+        tick("check")
         let rendered = diagnostics.isEmpty ? "" : renderer.render(diagnostics, in: full)
         if diagnostics.hasErrors {
             evaluator.restore(saved)
@@ -100,6 +118,7 @@ final class ReplLiveEngine: ReplEngine {
     private func converge(to wanted: Topology, actions: [Topology.Action], source: SourceFile,
                           fullRun: Bool = false) -> Converged {
         let newText = ScriptPrinter.print(sessionDeclarations(wanted))
+        tick("session script")
         var plan = makePlan(wanted, file: "<repl>")
         var actionSteps: [PlanStep] = []
         for a in actions {
@@ -115,7 +134,7 @@ final class ReplLiveEngine: ReplEngine {
         var failure: String? = nil
         // Only the namespaces this input touches are read and reconciled (the rest of the
         // session is in place): an input costs what it changes, not what the session holds.
-        let oldOps = Set(makePlan(topology, file: "<repl>").steps.map(\.operation))
+        let oldOps = sessionOperations
         let newOps = Set(plan.steps.map(\.operation))
         var scope: Set<String> = []
         for op in oldOps.symmetricDifference(newOps) { scope.formUnion(op.namespaces) }
@@ -124,6 +143,7 @@ final class ReplLiveEngine: ReplEngine {
         for op in oldOps.union(newOps) where op.namespaces.count > 1 && op.namespaces.contains(where: scope.contains) {
             scope.formUnion(op.namespaces)
         }
+        tick("plan and scope")
         if dryRun {
             let before = Set(makePlan(topology, file: "<repl>").steps.map(\.operation))
             let after = Set(plan.steps.map(\.operation))
@@ -155,7 +175,9 @@ final class ReplLiveEngine: ReplEngine {
                 return Converged(outcome: .failure("error: \(error)"), keepsSession: false)
             }
         }
+        tick("apply")
         setSession(newText, topology: wanted)
+        tick("session")
         if let failure { return Converged(outcome: ReplOutcome(output: output, diagnostics: failure, succeeded: false), keepsSession: true) }
         return Converged(outcome: .ok(output), keepsSession: true)
     }
@@ -167,6 +189,7 @@ final class ReplLiveEngine: ReplEngine {
         let parsed = parseScript(SourceFile(name: "<repl>", text: text))
         sessionStatements = Evaluator().evaluate(parsed.script).statements
         topology = t
+        sessionOperations = Set(makePlan(t, file: "<repl>").steps.map(\.operation))
     }
 
     private func appendLine(_ a: String, _ b: String) -> String { a.isEmpty ? b : b.isEmpty ? a : a + "\n" + b }
@@ -330,6 +353,7 @@ final class ReplLiveEngine: ReplEngine {
         sessionText = ""
         sessionStatements = []
         topology = Topology()
+        sessionOperations = []
         history = []
         evaluator = Evaluator()
     }
