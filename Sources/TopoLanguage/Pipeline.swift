@@ -7,8 +7,11 @@ public struct Compilation: Sendable {
     public var topology: Topology?
     /// Nil when there are errors.
     public var plan: Plan?
+    /// Every stage's kept diagnostics (see `DiagnosticLimiter`), by position.
     public var diagnostics: [Diagnostic]
-    public var hasErrors: Bool { diagnostics.hasErrors }
+    /// Diagnostics the stages counted but did not keep; `DiagnosticRenderer` sums them up.
+    public var omitted: OmittedDiagnostics
+    public var hasErrors: Bool { diagnostics.hasErrors || omitted.errors > 0 }
 }
 
 /// Compiles a script to a plan. Pure: needs no privileges and touches nothing.
@@ -23,7 +26,8 @@ public func compile(_ file: SourceFile, limits: EvaluationLimits = .default) -> 
     diagnostics = diagnostics.enumerated()
         .sorted { ($0.element.range.start.offset, $0.offset) < ($1.element.range.start.offset, $1.offset) }
         .map(\.element)
-    let plan = diagnostics.hasErrors ? nil : makePlan(checked.topology, file: file.name)
+    let omitted = parsed.omitted + evaluated.omitted + checked.omitted
+    let plan = diagnostics.hasErrors || omitted.errors > 0 ? nil : makePlan(checked.topology, file: file.name)
     return Compilation(file: file, statements: evaluated.statements, topology: checked.topology,
-                       plan: plan, diagnostics: diagnostics)
+                       plan: plan, diagnostics: diagnostics, omitted: omitted)
 }
