@@ -21,6 +21,9 @@ public struct Diagnostic: Hashable, Sendable, Error {
         case stepLimit
         /// Too many errors: parsing stopped (see `Parser.maxErrors`).
         case errorLimit
+        /// The script is too large: more bytes than `SourceFile.maxSize` or more tokens than
+        /// `Parser.maxTokens`.
+        case inputLimit
         case io, other
     }
 

@@ -15,7 +15,7 @@ public struct ParseResult {
 /// Parses a whole script, collecting all diagnostics in one pass (panic-mode recovery at the
 /// next statement boundary).
 public func parseScript(_ file: SourceFile) -> ParseResult {
-    let p = Parser(file: file, start: 0, end: file.bytes.count, depth: 0)
+    let p = Parser(file: file, start: 0, end: file.bytes.count, depth: 0, budget: ParseBudget())
     let stmts = p.parseStatements(inBlock: false)
     return ParseResult(script: Script(statements: stmts), diagnostics: p.allDiagnostics(),
                        omitted: p.lexer.limiter.omitted + p.limiter.omitted)
@@ -27,6 +27,14 @@ let statementKeywords = ["ns", "veth", "bridge", "dummy", "addr", "up", "down", 
 
 /// Thrown after a diagnostic has been recorded; the statement loop recovers.
 struct ParseError: Error {}
+
+/// What one parse of a script may use, shared with the sub-parsers of its interpolations.
+final class ParseBudget {
+    /// Tokens read so far (newlines and `;` not counted).
+    var tokens = 0
+    /// Set when parsing stopped (too many tokens or errors): every parser then sees the end.
+    var stopped = false
+}
 
 /// A recursive-descent parser with one token of lookahead, pulling tokens from a `Lexer`.
 /// Newlines are skipped while `nesting > 0` (inside `< >`, `[ ]`, `( )`).
@@ -51,16 +59,44 @@ final class Parser {
     /// After this many diagnostics (lexer's and parser's) parsing stops, as clang's
     /// `-ferror-limit` does: the count stays exact up to here and the work stays bounded.
     static let maxErrors = 10_000
-    /// Set once parsing stopped for too many errors.
-    var gaveUp = false
+    /// Most tokens (words, numbers, symbols; newlines and `;` aside) one script may have:
+    /// the object limit of 100 000 needs a fraction of them, and the tree, built before
+    /// evaluation, stays small (about 120 bytes a node) whatever the input.
+    static let maxTokens = 1_000_000
+    let budget: ParseBudget
+    /// Set once parsing stopped (too many errors or tokens): from then on the current token is
+    /// the end of input, so every open construct winds down without further messages.
+    var gaveUp: Bool { budget.stopped }
 
-    init(file: SourceFile, start: Int, end: Int, depth: Int) {
+    init(file: SourceFile, start: Int, end: Int, depth: Int, budget: ParseBudget) {
         self.file = file
         self.lexer = Lexer(file: file, start: start, end: end)
         self.depth = depth
+        self.budget = budget
         self.tok = Token(.eof, .none, spaceBefore: true)
         self.prevEnd = file.location(ofOffset: start)
         self.tok = lexer.next()
+        countToken()
+    }
+
+    /// Stops parsing here with a diagnostic that is always kept.
+    func stop(_ kind: Diagnostic.Kind, _ message: String, help: String) {
+        let at = SourceRange(start: tok.range.start, end: tok.range.start)
+        diagnostics.append(.error(kind, message, at: at, help: help))
+        budget.stopped = true
+        tok = Token(.eof, at, spaceBefore: true)
+    }
+
+    func countToken() {
+        switch tok.kind {
+        case .newline, .semicolon, .eof: return
+        default: break
+        }
+        budget.tokens += 1
+        if budget.tokens > Parser.maxTokens, !budget.stopped {
+            stop(.inputLimit, "the script has more than \(Parser.maxTokens) tokens; parsing stopped here",
+                 help: "a script may declare at most 100 000 objects; generate fewer statements, or use `for` loops")
+        }
     }
 
     /// The lexer's and the parser's diagnostics (each bounded by its limiter), by position.
@@ -78,6 +114,10 @@ final class Parser {
 
     func advance() {
         prevEnd = tok.range.end
+        if gaveUp {
+            tok = Token(.eof, SourceRange(start: tok.range.start, end: tok.range.start), spaceBefore: true)
+            return
+        }
         tok = lexer.next()
         if nesting > 0 {
             var skipped = false
@@ -87,6 +127,7 @@ final class Parser {
             }
             tok.afterNewline = skipped
         }
+        countToken()
     }
 
     func isName(_ s: String) -> Bool {
@@ -105,6 +146,8 @@ final class Parser {
     @discardableResult
     func fail(_ kind: Diagnostic.Kind, _ message: String, at r: SourceRange, help: String? = nil,
               notes: [Diagnostic.Note] = []) -> ParseError {
+        // After parsing stopped, the open constructs that wind down say nothing.
+        if gaveUp { return ParseError() }
         let d = Diagnostic.error(kind, message, at: r, help: help, notes: notes)
         if limiter.admit(d) { diagnostics.append(d) }
         return ParseError()
@@ -165,11 +208,7 @@ final class Parser {
     func tooManyErrors() -> Bool {
         if gaveUp { return true }
         if lexer.limiter.count + limiter.count < Parser.maxErrors { return false }
-        gaveUp = true
-        // Always kept, so the output says why it ends here.
-        diagnostics.append(.error(.errorLimit, "too many errors (\(Parser.maxErrors)); parsing stopped here",
-                                  at: SourceRange(start: tok.range.start, end: tok.range.start),
-                                  help: "fix the errors above first"))
+        stop(.errorLimit, "too many errors (\(Parser.maxErrors)); parsing stopped here", help: "fix the errors above first")
         return true
     }
 
@@ -679,10 +718,13 @@ final class Parser {
     }
 
     func parseInterpolation(_ inner: SourceRange, _ outer: SourceRange) -> Parsed? {
-        let sub = Parser(file: file, start: inner.start.offset, end: inner.end.offset, depth: depth + 1)
+        let sub = Parser(file: file, start: inner.start.offset, end: inner.end.offset, depth: depth + 1, budget: budget)
         sub.nesting = 1
         defer {
-            for d in sub.lexer.diagnostics + sub.diagnostics where limiter.admit(d) { diagnostics.append(d) }
+            for d in sub.lexer.diagnostics + sub.diagnostics {
+                // Where parsing stopped is always told.
+                if d.kind == .inputLimit || d.kind == .errorLimit || limiter.admit(d) { diagnostics.append(d) }
+            }
             limiter.absorb(sub.lexer.limiter.omitted + sub.limiter.omitted)
         }
         if sub.depth > Parser.maxDepth {

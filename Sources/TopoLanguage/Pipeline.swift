@@ -16,17 +16,20 @@ public struct Compilation: Sendable {
 
 /// Compiles a script to a plan. Pure: needs no privileges and touches nothing.
 public func compile(_ file: SourceFile, limits: EvaluationLimits = .default) -> Compilation {
-    let parsed = parseScript(file)
-    var diagnostics = parsed.diagnostics
-    let evaluated = Evaluator(limits: limits).evaluate(parsed.script)
-    diagnostics += evaluated.diagnostics
+    // The syntax tree is needed only to evaluate: it is freed before checking, so the two
+    // largest structures (the tree and the topology) are never held together.
+    let (evaluated, parseDiagnostics, parseOmitted) = { () -> (EvaluationResult, [Diagnostic], OmittedDiagnostics) in
+        let parsed = parseScript(file)
+        return (Evaluator(limits: limits).evaluate(parsed.script), parsed.diagnostics, parsed.omitted)
+    }()
+    var diagnostics = parseDiagnostics + evaluated.diagnostics
     let checked = check(evaluated.statements)
     diagnostics += checked.diagnostics
     // By position; stages' own order breaks ties.
     diagnostics = diagnostics.enumerated()
         .sorted { ($0.element.range.start.offset, $0.offset) < ($1.element.range.start.offset, $1.offset) }
         .map(\.element)
-    let omitted = parsed.omitted + evaluated.omitted + checked.omitted
+    let omitted = parseOmitted + evaluated.omitted + checked.omitted
     let plan = diagnostics.hasErrors || omitted.errors > 0 ? nil : makePlan(checked.topology, file: file.name)
     return Compilation(file: file, statements: evaluated.statements, topology: checked.topology,
                        plan: plan, diagnostics: diagnostics, omitted: omitted)

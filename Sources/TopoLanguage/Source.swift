@@ -45,8 +45,9 @@ public struct SourceFile: Hashable, Sendable {
     public let name: String
     /// The text, for display; invalid UTF-8 in `bytes` shows here as U+FFFD.
     public let text: String
-    /// Byte offsets at which each line starts.
-    public let lineStarts: [Int]
+    /// Byte offsets at which each line starts (32 bits each: a script of 16 MiB of newlines
+    /// keeps this table at 64 MiB).
+    public let lineStarts: [UInt32]
     /// The script's bytes exactly as read. The lexer works on these, so a NUL or an invalid
     /// UTF-8 byte is reported at its own position and never changes a name.
     public let bytes: [UInt8]
@@ -66,17 +67,25 @@ public struct SourceFile: Hashable, Sendable {
         self.lineStarts = SourceFile.lineTable(bytes)
     }
 
-    private static func lineTable(_ bytes: [UInt8]) -> [Int] {
-        var starts = [0]
-        for (i, b) in bytes.enumerated() where b == UInt8(ascii: "\n") { starts.append(i + 1) }
-        return starts
+    private static func lineTable(_ bytes: [UInt8]) -> [UInt32] {
+        precondition(bytes.count < Int(UInt32.max), "a source file is at most 4 GiB")
+        return bytes.withUnsafeBufferPointer { buf -> [UInt32] in
+            // Counted first, so the table is allocated once at its size.
+            var n = 0
+            for i in 0..<buf.count where buf[i] == 0x0A { n += 1 }
+            var starts = [UInt32]()
+            starts.reserveCapacity(n + 1)
+            starts.append(0)
+            for i in 0..<buf.count where buf[i] == 0x0A { starts.append(UInt32(i + 1)) }
+            return starts
+        }
     }
 
     /// The raw bytes of line `n` (1-based), without its newline (and a CR before it).
     public func lineBytes(_ n: Int) -> ArraySlice<UInt8> {
         guard n >= 1, n <= lineStarts.count else { return [] }
-        let s = lineStarts[n - 1]
-        var e = n < lineStarts.count ? lineStarts[n] : bytes.count
+        let s = Int(lineStarts[n - 1])
+        var e = n < lineStarts.count ? Int(lineStarts[n]) : bytes.count
         while e > s, bytes[e - 1] == UInt8(ascii: "\n") || bytes[e - 1] == UInt8(ascii: "\r") { e -= 1 }
         return bytes[s..<e]
     }
@@ -91,9 +100,9 @@ public struct SourceFile: Hashable, Sendable {
         var lo = 0, hi = lineStarts.count - 1
         while lo < hi {
             let mid = (lo + hi + 1) / 2
-            if lineStarts[mid] <= offset { lo = mid } else { hi = mid - 1 }
+            if Int(lineStarts[mid]) <= offset { lo = mid } else { hi = mid - 1 }
         }
-        return SourceLocation(line: lo + 1, column: offset - lineStarts[lo] + 1, offset: offset)
+        return SourceLocation(line: lo + 1, column: offset - Int(lineStarts[lo]) + 1, offset: offset)
     }
 
     /// The source text a range covers.
