@@ -180,14 +180,18 @@ public struct DiagnosticRenderer: Sendable {
     }
 
     /// The first `maxShown` diagnostics, then `… and N more errors` for the rest and for
-    /// those the stages only counted (`omitted`).
+    /// those the stages only counted (`omitted`), then where parsing stopped if it did (that
+    /// one is always shown: it says why the report ends there).
     public func render(_ ds: [Diagnostic], in file: SourceFile, omitted: OmittedDiagnostics = .init()) -> String {
         var out = ds.prefix(DiagnosticRenderer.maxShown).map { render($0, in: file) }
         var more = omitted
+        var stops: [Diagnostic] = []
         for d in ds.dropFirst(DiagnosticRenderer.maxShown) {
+            if d.kind == .errorLimit || d.kind == .inputLimit { stops.append(d); continue }
             if d.severity == .error { more.errors += 1 } else { more.warnings += 1 }
         }
         if let line = DiagnosticRenderer.moreLine(more) { out.append(line) }
+        out += stops.map { render($0, in: file) }
         return out.joined(separator: "\n")
     }
 

@@ -398,6 +398,7 @@ public struct Lexer {
         var buf: [UInt8] = []
         var litStart = pos
         let openLine = line, openLineStart = lineStart
+        var unfit = false
         func flush(_ lx: inout Lexer) {
             if !buf.isEmpty || (parts.isEmpty && lx.pos > litStart) {
                 parts.append(.text(String(decoding: buf, as: UTF8.self), lx.range(litStart, lx.pos)))
@@ -409,6 +410,8 @@ public struct Lexer {
             if c == UInt8(ascii: "\"") {
                 flush(&self)
                 pos += 1
+                // A string with a byte it cannot hold is already reported; it is no value.
+                if unfit { return Token(.invalid, range(start, pos), spaceBefore: spaceBefore) }
                 if parts.isEmpty { parts.append(.text("", range(start + 1, start + 1))) }
                 return Token(.string(parts), range(start, pos), spaceBefore: spaceBefore)
             }
@@ -442,10 +445,12 @@ public struct Lexer {
                 // A control character, a bidi control, NUL or invalid UTF-8: an error at the byte.
                 let (scalar, n) = decodeUTF8(bytes[..<end], at: pos)
                 if let scalar, let problem = stringCharacterProblem(scalar) {
+                    unfit = true
                     error(.unexpectedCharacter, problem, range(pos, pos + n),
                           help: scalar.value < 0x20 ? "write a tab as `\\t` and a newline as `\\n`; other control characters cannot appear in a string"
                               : "remove it: it reorders how the text is shown")
                 } else if scalar == nil {
+                    unfit = true
                     var e = pos + 1
                     while e < end && bytes[e] >= 0x80 && decodeUTF8(bytes[..<end], at: e).0 == nil { e += 1 }
                     error(.unexpectedCharacter, invalidBytesMessage(pos, e, inString: true), range(pos, e),

@@ -60,9 +60,9 @@ final class Parser {
     /// `-ferror-limit` does: the count stays exact up to here and the work stays bounded.
     static let maxErrors = 10_000
     /// Most tokens (words, numbers, symbols; newlines and `;` aside) one script may have:
-    /// the object limit of 100 000 needs a fraction of them, and the tree, built before
-    /// evaluation, stays small (about 120 bytes a node) whatever the input.
-    static let maxTokens = 1_000_000
+    /// a flat script at the object limit of 100 000 needs about this many, and the tree,
+    /// built before evaluation, stays small (about 120 bytes a node) whatever the input.
+    static let maxTokens = 500_000
     let budget: ParseBudget
     /// Set once parsing stopped (too many errors or tokens): from then on the current token is
     /// the end of input, so every open construct winds down without further messages.
@@ -187,7 +187,6 @@ final class Parser {
         nesting = 0
         var braces = 0
         while true {
-            if tooManyErrors() { return }
             switch tok.kind {
             case .eof: return
             case .newline, .semicolon: if braces == 0 { return }
@@ -199,6 +198,8 @@ final class Parser {
                 if tok.afterNewline && braces == 0 { return }
             }
             advance()
+            // Skipping may pass lexer errors (a line of stray bytes): stop there too.
+            if tooManyErrors() { return }
         }
     }
 
@@ -216,8 +217,8 @@ final class Parser {
     func parseStatements(inBlock: Bool) -> [Stmt] {
         var out: [Stmt] = []
         while true {
-            if tooManyErrors() { return out }
             while tok.kind == .newline || tok.kind == .semicolon { advance() }
+            if tooManyErrors() { return out }
             if tok.kind == .eof { return out }
             if tok.kind == .rbrace {
                 if inBlock { return out }
