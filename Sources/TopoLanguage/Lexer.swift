@@ -99,18 +99,20 @@ public struct Lexer {
         return "\(what) `\(shown)`" + (inString ? " in a string" : "")
     }
 
-    /// Why `scalar` may not stand raw in a string, or nil.
-    func stringCharacterProblem(_ scalar: Unicode.Scalar) -> String? {
-        let v = scalar.value
-        switch v {
-        case 0: return "NUL byte in a string"
+    /// Why `scalar` may not stand raw in a string, and a help line; nil when it may.
+    func stringCharacterProblem(_ scalar: Unicode.Scalar) -> (message: String, help: String)? {
+        let shown = DiagnosticRenderer.escape(scalar) ?? ""
+        switch scalar.value {
         case 0x09, 0x0A, 0x0D: return nil
+        case 0:
+            return ("NUL byte in a string", "a script is UTF-8 text; write `\\0` for a NUL")
         case 0x01..<0x20, 0x7F...0x9F:
-            return "control character `\(DiagnosticRenderer.escape(scalar) ?? "")` in a string"
+            return ("control character `\(shown)` in a string",
+                    "write a tab as `\\t` and a newline as `\\n`; other control characters cannot appear in a string")
         case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069:
-            return "bidirectional text control `\(DiagnosticRenderer.escape(scalar) ?? "")` in a string"
+            return ("bidirectional text control `\(shown)` in a string", "remove it: it reorders how the text is shown")
         case 0x2028, 0x2029:
-            return "line or paragraph separator `\(DiagnosticRenderer.escape(scalar) ?? "")` in a string"
+            return ("line or paragraph separator `\(shown)` in a string", "write a line break as `\\n`")
         default: return nil
         }
     }
@@ -446,9 +448,7 @@ public struct Lexer {
                 let (scalar, n) = decodeUTF8(bytes[..<end], at: pos)
                 if let scalar, let problem = stringCharacterProblem(scalar) {
                     unfit = true
-                    error(.unexpectedCharacter, problem, range(pos, pos + n),
-                          help: scalar.value < 0x20 ? "write a tab as `\\t` and a newline as `\\n`; other control characters cannot appear in a string"
-                              : "remove it: it reorders how the text is shown")
+                    error(.unexpectedCharacter, problem.message, range(pos, pos + n), help: problem.help)
                 } else if scalar == nil {
                     unfit = true
                     var e = pos + 1

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import topo
 
 /// Hostile and careless input, fed to the built `topo` binary: each row must end in a clear
 /// error with a position, exit 1 (never a signal), a peak memory (the child's max RSS, from
@@ -180,6 +181,21 @@ import Testing
         let small = try rss(30_000), large = try rss(300_000)
         print(String(format: "def leak: 30 000 defs %.1f MB, 300 000 defs %.1f MB", small, large))
         #expect(large - small < 20, "memory grows with def calls: \(small) MB → \(large) MB")
+    }
+
+    /// The REPL's plain reader keeps NUL for the lexer, refuses bytes that are not UTF-8 and
+    /// stops at the limit instead of storing an endless line.
+    @Test func replReaderIsBoundedAndByteExact() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("lines").path
+        try Data(Self.bytes("ns a\u{0}b\r\nns ") + [0xFF] + Self.bytes("\n") + Self.repeated("x", 50) + Self.bytes("\nns c")).write(to: URL(fileURLWithPath: path))
+        let f = try #require(fopen(path, "r"))
+        defer { fclose(f) }
+        #expect(ReplPlainReader.read(f, limit: 20) == .line("ns a\u{0}b"))
+        guard case .rejected(let why) = ReplPlainReader.read(f, limit: 20) else { Issue.record("not refused"); return }
+        #expect(why.hasPrefix("error: a line that is not UTF-8 was skipped\n<repl>:1:4: error: invalid UTF-8 byte `\\xff`"))
+        #expect(ReplPlainReader.read(f, limit: 20) == .tooLong)
     }
 
     static func scratch() throws -> URL {
