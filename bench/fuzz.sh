@@ -48,7 +48,8 @@ done
 stamp=$out/.start
 touch "$stamp"
 log=$out/log
-echo "fuzz: running for ${seconds}s (log: $log)" >&2
+if [ "$seconds" = 0 ]; then echo "fuzz: running with no time limit (log: $log)" >&2
+else echo "fuzz: running for ${seconds}s (log: $log)" >&2; fi
 status=0
 # Swift's own backtracer would take the crash signals that libFuzzer needs to see.
 SWIFT_BACKTRACE=enable=no "$bin" \
