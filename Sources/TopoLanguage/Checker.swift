@@ -30,7 +30,8 @@ public func check(_ statements: [Statement], latestWins: Bool = false) -> CheckR
     var checker = Checker()
     checker.latestWins = latestWins
     checker.run(statements)
-    return CheckResult(topology: checker.topology(), diagnostics: checker.sortedDiagnostics())
+    return CheckResult(topology: checker.topology(), diagnostics: checker.sortedDiagnostics(),
+                       omitted: checker.limiter.omitted)
 }
 
 /// The first candidate at the smallest edit distance below 3, only when no other candidate
@@ -117,6 +118,7 @@ struct Checker {
     /// earlier setting instead of conflicting with it.
     var latestWins = false
     var diagnostics: [Diagnostic] = []
+    var limiter = DiagnosticLimiter()
     var namespaces: [Topology.Namespace] = []
     var nsIndex: [String: Int] = [:]
     var reportedNamespaces: Set<String> = []
@@ -160,11 +162,13 @@ struct Checker {
 
     mutating func error(_ kind: Diagnostic.Kind, _ message: String, at range: SourceRange,
                         help: String? = nil, notes: [Diagnostic.Note] = []) {
-        diagnostics.append(.error(kind, message, at: range, help: help, notes: notes))
+        let d = Diagnostic.error(kind, message, at: range, help: help, notes: notes)
+        if limiter.admit(d) { diagnostics.append(d) }
     }
 
     mutating func warning(_ kind: Diagnostic.Kind, _ message: String, at range: SourceRange, help: String? = nil) {
-        diagnostics.append(.warning(kind, message, at: range, help: help))
+        let d = Diagnostic.warning(kind, message, at: range, help: help)
+        if limiter.admit(d) { diagnostics.append(d) }
     }
 
     func sortedDiagnostics() -> [Diagnostic] {

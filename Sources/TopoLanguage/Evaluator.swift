@@ -23,10 +23,14 @@ public struct EvaluationLimits: Hashable, Sendable {
 /// The evaluator's output: the core statements, in script order, and every diagnostic.
 public struct EvaluationResult {
     public var statements: [Statement]
+    /// The first diagnostics of each kind (see `DiagnosticLimiter`).
     public var diagnostics: [Diagnostic]
-    public init(statements: [Statement], diagnostics: [Diagnostic]) {
+    /// Those counted beyond the limit.
+    public var omitted: OmittedDiagnostics
+    public init(statements: [Statement], diagnostics: [Diagnostic], omitted: OmittedDiagnostics = .init()) {
         self.statements = statements
         self.diagnostics = diagnostics
+        self.omitted = omitted
     }
 }
 
@@ -36,18 +40,20 @@ struct EvalError: Error {
     var fatal: Bool
 }
 
-/// A template defined with `def`, closed over the scope it was defined in.
+/// A template defined with `def`. It is closed over the scope it was defined in, which is
+/// always the scope whose bindings hold it (a template is not a value: it cannot be stored in a
+/// variable, passed or returned), so the closure is that scope, found by `Scope.lookupTemplate`,
+/// and never stored here: a stored reference would make a cycle (scope → binding → template →
+/// scope) and leak every scope that ran a `def`, as a `def` inside a loop body did.
 final class Template {
     let name: String
     let params: [Located<String>]
     let body: [Stmt]
-    let closure: Scope
     let range: SourceRange
-    init(name: String, params: [Located<String>], body: [Stmt], closure: Scope, range: SourceRange) {
+    init(name: String, params: [Located<String>], body: [Stmt], range: SourceRange) {
         self.name = name
         self.params = params
         self.body = body
-        self.closure = closure
         self.range = range
     }
 }
@@ -72,6 +78,20 @@ final class Scope {
         return nil
     }
 
+    /// The template bound to `name` and the scope that binds it (its closure), or nil when
+    /// `name` is unbound or a value.
+    func lookupTemplate(_ name: String) -> (template: Template, closure: Scope)? {
+        var s: Scope? = self
+        while let c = s {
+            if let b = c.bindings[name] {
+                if case .template(let t) = b { return (t, c) }
+                return nil
+            }
+            s = c.parent
+        }
+        return nil
+    }
+
     var visibleNames: [String] {
         var out: [String] = []
         var s: Scope? = self
@@ -91,8 +111,13 @@ public final class Evaluator {
     let globals = Scope(parent: nil)
     var statements: [Statement] = []
     var diagnostics: [Diagnostic] = []
+    var limiter = DiagnosticLimiter()
     var steps = 0
     var callStack: [(name: String, range: SourceRange)] = []
+    /// Blocks being executed, nested (loop and `if` bodies, template expansions); bounded by
+    /// `limits.maxDepth` so that a recursive template with deeply nested blocks cannot exhaust
+    /// the stack.
+    var blockDepth = 0
 
     public init(limits: EvaluationLimits = .default) {
         self.limits = limits
@@ -112,14 +137,16 @@ public final class Evaluator {
     public func evaluate(_ script: Script) -> EvaluationResult {
         statements = []
         diagnostics = []
+        limiter = DiagnosticLimiter()
         steps = 0
         callStack = []
+        blockDepth = 0
         do {
             try execBlock(script.statements, in: globals)
         } catch let e as EvalError {
-            diagnostics.append(e.diagnostic)
+            report(e.diagnostic)
         } catch {}
-        let r = EvaluationResult(statements: statements, diagnostics: diagnostics)
+        let r = EvaluationResult(statements: statements, diagnostics: diagnostics, omitted: limiter.omitted)
         statements = []
         diagnostics = []
         return r
@@ -154,15 +181,34 @@ public final class Evaluator {
 
     // MARK: statements
 
+    /// Keeps `d` unless the limit is reached (then only counts it).
+    func report(_ d: Diagnostic) {
+        if limiter.admit(d) { diagnostics.append(d) }
+    }
+
+    /// A diagnostic count that also moves when diagnostics are only counted.
+    var reportedCount: Int { diagnostics.count + limiter.omitted.total }
+
     func execBlock(_ body: [Stmt], in scope: Scope) throws {
         for s in body {
             do {
                 try exec(s, in: scope)
             } catch let e as EvalError {
                 if e.fatal { throw e }
-                diagnostics.append(e.diagnostic)
+                report(e.diagnostic)
             }
         }
+    }
+
+    /// Runs a nested block (a body or a template expansion) within the depth budget.
+    func execNested(_ body: [Stmt], in scope: Scope, at r: SourceRange) throws {
+        if blockDepth >= limits.maxDepth {
+            throw err(.recursionLimit, "blocks and template expansions nested deeper than \(limits.maxDepth) levels", at: r,
+                      help: "does a template call itself without end?", fatal: true)
+        }
+        blockDepth += 1
+        defer { blockDepth -= 1 }
+        try execBlock(body, in: scope)
     }
 
     func emit(_ d: Declaration, _ r: SourceRange) throws {
@@ -291,14 +337,14 @@ public final class Evaluator {
                           help: "compare it, e.g. `x == 1`")
             }
             if b {
-                try execBlock(then, in: Scope(parent: scope))
+                try execNested(then, in: Scope(parent: scope), at: s.range)
             } else if let els {
-                try execBlock(els, in: Scope(parent: scope))
+                try execNested(els, in: Scope(parent: scope), at: s.range)
             }
         case .def(let n, _, let params, let body, let r):
-            scope.bindings[n] = .template(Template(name: n, params: params, body: body, closure: scope, range: r))
+            scope.bindings[n] = .template(Template(name: n, params: params, body: body, range: r))
         case .call(let n, let nr, let args, let r):
-            guard case .template(let t)? = scope.lookup(n) else {
+            guard let (t, closure) = scope.lookupTemplate(n) else {
                 if Builtins.names.contains(n) {
                     throw err(.unknownFunction, "`\(n)` is a built-in function, not a template", at: nr,
                               help: "use it inside an expression, e.g. `let x = \(n)(…)`")
@@ -317,11 +363,11 @@ public final class Evaluator {
                 throw err(.recursionLimit, "template expansion deeper than \(limits.maxDepth) levels", at: r,
                           help: "does `\(n)` call itself without end?", fatal: true)
             }
-            let child = Scope(parent: t.closure)
+            let child = Scope(parent: closure)
             for (p, v) in zip(t.params, values) { child.bindings[p.value] = .value(v) }
             callStack.append((n, r))
             defer { callStack.removeLast() }
-            try execBlock(t.body, in: child)
+            try execNested(t.body, in: child, at: r)
         }
     }
 
@@ -331,9 +377,9 @@ public final class Evaluator {
         try step(r)
         let child = Scope(parent: scope)
         child.bindings[v] = .value(x)
-        let before = diagnostics.count
-        try execBlock(body, in: child)
-        return diagnostics.count == before
+        let before = reportedCount
+        try execNested(body, in: child, at: r)
+        return reportedCount == before
     }
 
     // MARK: slots

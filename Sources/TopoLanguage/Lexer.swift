@@ -4,6 +4,11 @@
 /// A standalone `{` (not touching a word) is lexed as `.lbrace`; the parser re-lexes it as
 /// the start of an interpolated word (`relexWord`) wherever a block cannot start.
 /// Malformed input is reported in `diagnostics` and lexing continues.
+///
+/// Byte hygiene: the script must be UTF-8. A NUL byte or a byte that is not valid UTF-8 is an
+/// error at that byte wherever it stands (code, string or comment); a control character or a
+/// bidirectional-text control inside a string is an error (write `\t`, `\n`). Positions are
+/// byte offsets of the raw input, so columns after such a byte stay right.
 public struct Lexer {
     public let file: SourceFile
     let bytes: [UInt8]
@@ -12,6 +17,8 @@ public struct Lexer {
     var line: Int
     var lineStart: Int
     public var diagnostics: [Diagnostic] = []
+    /// Bounds `diagnostics` (the rest are counted in `limiter.omitted`).
+    public var limiter = DiagnosticLimiter()
 
     /// A lexer over `file`, or over the byte range `start..<end` of it.
     public init(file: SourceFile, start: Int = 0, end: Int? = nil) {
@@ -54,9 +61,60 @@ public struct Lexer {
         lineStart = off + 1
     }
 
+    /// Records an error; beyond the limit only counts it.
     mutating func error(_ kind: Diagnostic.Kind, _ message: String, _ r: SourceRange,
                         help: String? = nil, notes: [Diagnostic.Note] = []) {
-        diagnostics.append(.error(kind, message, at: r, help: help, notes: notes))
+        if limiter.admit(.error) { diagnostics.append(.error(kind, message, at: r, help: help, notes: notes)) }
+    }
+
+    // MARK: byte hygiene
+
+    /// Checks the byte at `pos` outside a string (code or comment): reports a NUL or invalid
+    /// UTF-8, and returns how many bytes to skip. A run of such bytes is one diagnostic
+    /// starting at its first byte (a megabyte of NULs is one error, not a million).
+    mutating func checkByte() -> Int {
+        let c = bytes[pos]
+        if c == 0 {
+            var e = pos + 1
+            while e < end && bytes[e] == 0 { e += 1 }
+            let n = e - pos
+            error(.unexpectedCharacter, n == 1 ? "NUL byte in the script" : "\(n) NUL bytes in the script",
+                  range(pos, e), help: "a script is UTF-8 text; a NUL byte cannot appear in it")
+            return n
+        }
+        if c < 0x80 { return 1 }
+        let (scalar, n) = decodeUTF8(bytes[..<end], at: pos)
+        if scalar != nil { return n }
+        var e = pos + 1
+        while e < end && bytes[e] >= 0x80 && decodeUTF8(bytes[..<end], at: e).0 == nil { e += 1 }
+        error(.unexpectedCharacter, invalidBytesMessage(pos, e), range(pos, e),
+              help: "a script is UTF-8 text; save the file as UTF-8")
+        return e - pos
+    }
+
+    /// "invalid UTF-8 byte `\xff`", or "3 invalid UTF-8 bytes `\xff\xfe\xfd`" (at most 8 shown).
+    func invalidBytesMessage(_ s: Int, _ e: Int, inString: Bool = false) -> String {
+        let shown = bytes[s..<min(e, s + 8)].map { "\\x" + hex2($0) }.joined() + (e - s > 8 ? "…" : "")
+        let what = e - s == 1 ? "invalid UTF-8 byte" : "\(e - s) invalid UTF-8 bytes"
+        return "\(what) `\(shown)`" + (inString ? " in a string" : "")
+    }
+
+    /// Why `scalar` may not stand raw in a string, and a help line; nil when it may.
+    func stringCharacterProblem(_ scalar: Unicode.Scalar) -> (message: String, help: String)? {
+        let shown = DiagnosticRenderer.escape(scalar) ?? ""
+        switch scalar.value {
+        case 0x09, 0x0A, 0x0D: return nil
+        case 0:
+            return ("NUL byte in a string", "a script is UTF-8 text; write `\\0` for a NUL")
+        case 0x01..<0x20, 0x7F...0x9F:
+            return ("control character `\(shown)` in a string",
+                    "write a tab as `\\t` and a newline as `\\n`; other control characters cannot appear in a string")
+        case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069:
+            return ("bidirectional text control `\(shown)` in a string", "remove it: it reorders how the text is shown")
+        case 0x2028, 0x2029:
+            return ("line or paragraph separator `\(shown)` in a string", "write a line break as `\\n`")
+        default: return nil
+        }
     }
 
     // MARK: character classes
@@ -75,13 +133,24 @@ public struct Lexer {
     /// The next token; `.eof` forever at the end.
     public mutating func next() -> Token {
         var space = pos == 0
+        // Stray characters are reported and skipped in this loop (never by recursion: a
+        // megabyte of them must not grow the stack).
+        while true {
+            if let t = nextOrStray(&space) { return t }
+        }
+    }
+
+    /// The next token, or nil after reporting (and skipping) a stray character.
+    mutating func nextOrStray(_ space: inout Bool) -> Token? {
         while pos < end {
             let c = bytes[pos]
             if c == 32 || c == 9 || c == 13 {
                 pos += 1
                 space = true
             } else if c == 35 {  // '#': comment to end of line
-                while pos < end && bytes[pos] != 10 { pos += 1 }
+                while pos < end && bytes[pos] != 10 {
+                    if bytes[pos] == 0 || bytes[pos] >= 0x80 { pos += checkByte() } else { pos += 1 }
+                }
                 space = true
             } else {
                 break
@@ -135,19 +204,32 @@ public struct Lexer {
         default:
             if Lexer.isNameChar(c) { return scanWord(spaceBefore: space) }
         }
-        // A stray character: report it (whole UTF-8 scalar) and go on.
-        var e = pos + 1
-        while e < end && bytes[e] & 0xC0 == 0x80 { e += 1 }
-        let text = String(decoding: bytes[pos..<e], as: UTF8.self)
+        // A stray character: report it (a whole UTF-8 scalar; a NUL or an invalid byte on its
+        // own) and go on.
+        if c == 0 || (c >= 0x80 && decodeUTF8(bytes[..<end], at: pos).0 == nil) {
+            pos += checkByte()
+            space = true
+            return nil
+        }
+        let (scalar, n) = decodeUTF8(bytes[..<end], at: pos)
+        var e = pos + n
+        let text = scalar.map { DiagnosticRenderer.escape($0) ?? String(Character($0)) } ?? ""
+        // A run of the same stray character is one diagnostic (`$$$$`).
+        var count = 1
+        while e + n <= end && bytes[pos..<pos + n].elementsEqual(bytes[e..<e + n]) {
+            e += n
+            count += 1
+        }
         var help: String? = nil
         if c == UInt8(ascii: "!") { help = "use `not` for negation and `!=` for inequality" }
         if c == UInt8(ascii: "&") || c == UInt8(ascii: "|") { help = "use `and` / `or`" }
         if c == UInt8(ascii: "'") { help = "strings use double quotes: \"...\"" }
-        error(.unexpectedCharacter, "unexpected character `\(text)`", range(pos, e), help: help)
+        let what = c < 0x20 || c == 0x7F ? "control character" : "character"
+        error(.unexpectedCharacter, "unexpected \(what) `\(text)`" + (count > 1 ? " (\(count) in a row)" : ""),
+              range(pos, e), help: help)
         pos = e
-        var t = next()
-        t.spaceBefore = t.spaceBefore || space
-        return t
+        space = true
+        return nil
     }
 
     /// Re-lexes a standalone `{` at `offset` as the start of an interpolated word (`{name}:eth0`).
@@ -330,6 +412,7 @@ public struct Lexer {
         var buf: [UInt8] = []
         var litStart = pos
         let openLine = line, openLineStart = lineStart
+        var unfit = false
         func flush(_ lx: inout Lexer) {
             if !buf.isEmpty || (parts.isEmpty && lx.pos > litStart) {
                 parts.append(.text(String(decoding: buf, as: UTF8.self), lx.range(litStart, lx.pos)))
@@ -341,6 +424,8 @@ public struct Lexer {
             if c == UInt8(ascii: "\"") {
                 flush(&self)
                 pos += 1
+                // A string with a byte it cannot hold is already reported; it is no value.
+                if unfit { return Token(.invalid, range(start, pos), spaceBefore: spaceBefore) }
                 if parts.isEmpty { parts.append(.text("", range(start + 1, start + 1))) }
                 return Token(.string(parts), range(start, pos), spaceBefore: spaceBefore)
             }
@@ -368,6 +453,26 @@ public struct Lexer {
                           range(pos, min(e, end)), help: "known escapes are `\\n`, `\\t`, `\\r`, `\\0`, `\\\\`, `\\\"`, `\\{`, `\\}`")
                 }
                 pos = min(pos + 2, end)
+                continue
+            }
+            if c < 0x20 || c >= 0x7F {
+                // A control character, a bidi control, NUL or invalid UTF-8: an error at the byte.
+                let (scalar, n) = decodeUTF8(bytes[..<end], at: pos)
+                if let scalar, let problem = stringCharacterProblem(scalar) {
+                    unfit = true
+                    error(.unexpectedCharacter, problem.message, range(pos, pos + n), help: problem.help)
+                } else if scalar == nil {
+                    unfit = true
+                    var e = pos + 1
+                    while e < end && bytes[e] >= 0x80 && decodeUTF8(bytes[..<end], at: e).0 == nil { e += 1 }
+                    error(.unexpectedCharacter, invalidBytesMessage(pos, e, inString: true), range(pos, e),
+                          help: "a script is UTF-8 text; save the file as UTF-8")
+                    pos = e
+                    continue
+                } else {
+                    buf.append(contentsOf: bytes[pos..<pos + n])
+                }
+                pos += n
                 continue
             }
             buf.append(c)

@@ -1,19 +1,24 @@
 /// The result of parsing: the tree (with the statements that parsed) and every diagnostic.
 public struct ParseResult {
     public var script: Script
+    /// The first diagnostics of each kind (see `DiagnosticLimiter`), by position.
     public var diagnostics: [Diagnostic]
-    public init(script: Script, diagnostics: [Diagnostic]) {
+    /// Those counted beyond the limit.
+    public var omitted: OmittedDiagnostics
+    public init(script: Script, diagnostics: [Diagnostic], omitted: OmittedDiagnostics = .init()) {
         self.script = script
         self.diagnostics = diagnostics
+        self.omitted = omitted
     }
 }
 
 /// Parses a whole script, collecting all diagnostics in one pass (panic-mode recovery at the
 /// next statement boundary).
 public func parseScript(_ file: SourceFile) -> ParseResult {
-    let p = Parser(file: file, start: 0, end: file.bytes.count, depth: 0)
+    let p = Parser(file: file, start: 0, end: file.bytes.count, depth: 0, budget: ParseBudget())
     let stmts = p.parseStatements(inBlock: false)
-    return ParseResult(script: Script(statements: stmts), diagnostics: p.allDiagnostics())
+    return ParseResult(script: Script(statements: stmts), diagnostics: p.allDiagnostics(),
+                       omitted: p.lexer.limiter.omitted + p.limiter.omitted)
 }
 
 /// The statement keywords (reserved only at the start of a statement).
@@ -24,8 +29,24 @@ let statementKeywords = ["ns", "veth", "bridge", "dummy", "vlan", "macvlan", "ip
 /// Thrown after a diagnostic has been recorded; the statement loop recovers.
 struct ParseError: Error {}
 
+/// What one parse of a script may use, shared with the sub-parsers of its interpolations.
+final class ParseBudget {
+    /// Tokens read so far (newlines and `;` not counted).
+    var tokens = 0
+    /// Set when parsing stopped (too many tokens or errors): every parser then sees the end.
+    var stopped = false
+}
+
 /// A recursive-descent parser with one token of lookahead, pulling tokens from a `Lexer`.
 /// Newlines are skipped while `nesting > 0` (inside `< >`, `[ ]`, `( )`).
+///
+/// Nesting is bounded by one budget, `maxDepth`, so that neither this parser nor anything that
+/// later walks the tree (the evaluator, synthesized `==` and `hash`, deinit of the indirect
+/// enums) can exhaust the stack: `depth` counts blocks, parentheses, brackets, calls,
+/// interpolations and unary operators on the way down, and every expression node is checked as
+/// it is built so that `depth` plus the height of its subtree stays within the budget. The
+/// height counts each operator of a chain (`1+1+…+1` with 300 operators is 300 levels deep,
+/// though the chain is parsed by a loop).
 final class Parser {
     let file: SourceFile
     var lexer: Lexer
@@ -34,17 +55,52 @@ final class Parser {
     var nesting = 0
     var depth: Int
     var diagnostics: [Diagnostic] = []
+    var limiter = DiagnosticLimiter()
     static let maxDepth = 200
+    /// After this many diagnostics (lexer's and parser's) parsing stops, as clang's
+    /// `-ferror-limit` does: the count stays exact up to here and the work stays bounded.
+    static let maxErrors = 10_000
+    /// Most tokens (words, numbers, symbols; newlines and `;` aside) one script may have:
+    /// a flat script at the object limit of 100 000 needs about this many, and the tree,
+    /// built before evaluation, stays small (about 120 bytes a node) whatever the input.
+    static let maxTokens = 500_000
+    let budget: ParseBudget
+    /// Set once parsing stopped (too many errors or tokens): from then on the current token is
+    /// the end of input, so every open construct winds down without further messages.
+    var gaveUp: Bool { budget.stopped }
 
-    init(file: SourceFile, start: Int, end: Int, depth: Int) {
+    init(file: SourceFile, start: Int, end: Int, depth: Int, budget: ParseBudget) {
         self.file = file
         self.lexer = Lexer(file: file, start: start, end: end)
         self.depth = depth
+        self.budget = budget
         self.tok = Token(.eof, .none, spaceBefore: true)
         self.prevEnd = file.location(ofOffset: start)
         self.tok = lexer.next()
+        countToken()
     }
 
+    /// Stops parsing here with a diagnostic that is always kept.
+    func stop(_ kind: Diagnostic.Kind, _ message: String, help: String) {
+        let at = SourceRange(start: tok.range.start, end: tok.range.start)
+        diagnostics.append(.error(kind, message, at: at, help: help))
+        budget.stopped = true
+        tok = Token(.eof, at, spaceBefore: true)
+    }
+
+    func countToken() {
+        switch tok.kind {
+        case .newline, .semicolon, .eof: return
+        default: break
+        }
+        budget.tokens += 1
+        if budget.tokens > Parser.maxTokens, !budget.stopped {
+            stop(.inputLimit, "the script has more than \(Parser.maxTokens) tokens; parsing stopped here",
+                 help: "a script may declare at most 100 000 objects; generate fewer statements, or use `for` loops")
+        }
+    }
+
+    /// The lexer's and the parser's diagnostics (each bounded by its limiter), by position.
     func allDiagnostics() -> [Diagnostic] {
         var all = lexer.diagnostics + diagnostics
         // stable sort by position: lexer and parser messages interleave in source order
@@ -59,6 +115,10 @@ final class Parser {
 
     func advance() {
         prevEnd = tok.range.end
+        if gaveUp {
+            tok = Token(.eof, SourceRange(start: tok.range.start, end: tok.range.start), spaceBefore: true)
+            return
+        }
         tok = lexer.next()
         if nesting > 0 {
             var skipped = false
@@ -68,6 +128,7 @@ final class Parser {
             }
             tok.afterNewline = skipped
         }
+        countToken()
     }
 
     func isName(_ s: String) -> Bool {
@@ -86,7 +147,10 @@ final class Parser {
     @discardableResult
     func fail(_ kind: Diagnostic.Kind, _ message: String, at r: SourceRange, help: String? = nil,
               notes: [Diagnostic.Note] = []) -> ParseError {
-        diagnostics.append(.error(kind, message, at: r, help: help, notes: notes))
+        // After parsing stopped, the open constructs that wind down say nothing.
+        if gaveUp { return ParseError() }
+        let d = Diagnostic.error(kind, message, at: r, help: help, notes: notes)
+        if limiter.admit(d) { diagnostics.append(d) }
         return ParseError()
     }
 
@@ -120,6 +184,7 @@ final class Parser {
     /// Skips to the next statement boundary: a newline or `;` outside braces, a `}` closing the
     /// enclosing block, a token after a skipped newline, or the end.
     func synchronize() {
+        if gaveUp { return }
         nesting = 0
         var braces = 0
         while true {
@@ -134,16 +199,27 @@ final class Parser {
                 if tok.afterNewline && braces == 0 { return }
             }
             advance()
+            // Skipping may pass lexer errors (a line of stray bytes): stop there too.
+            if tooManyErrors() { return }
         }
     }
 
     // MARK: statements
+
+    /// True once there were `maxErrors` diagnostics; the first time, reports where parsing stops.
+    func tooManyErrors() -> Bool {
+        if gaveUp { return true }
+        if lexer.limiter.count + limiter.count < Parser.maxErrors { return false }
+        stop(.errorLimit, "too many errors (\(Parser.maxErrors)); parsing stopped here", help: "fix the errors above first")
+        return true
+    }
 
     // statements -> { [stmt] (NEWLINE | ";") }          (until `}` in a block, or the end)
     func parseStatements(inBlock: Bool) -> [Stmt] {
         var out: [Stmt] = []
         while true {
             while tok.kind == .newline || tok.kind == .semicolon { advance() }
+            if tooManyErrors() { return out }
             if tok.kind == .eof { return out }
             if tok.kind == .rbrace {
                 if inBlock { return out }
@@ -618,6 +694,7 @@ final class Parser {
         advance()
         let body = parseStatements(inBlock: true)
         nesting = saved
+        if gaveUp { throw ParseError() }
         guard tok.kind == .rbrace else { throw unclosed("}", "{", at: open) }
         advance()
         return body
@@ -706,16 +783,26 @@ final class Parser {
 
     // args -> "(" [ expr { "," expr } [","] ] ")"
     func parseArguments() throws -> [Expr] {
+        try parseArgumentsWithHeight().exprs
+    }
+
+    /// The arguments and the height of the tallest (0 when none).
+    func parseArgumentsWithHeight() throws -> (exprs: [Expr], height: Int) {
         let open = tok.range
         nesting += 1
         advance()
         var args: [Expr] = []
+        var height = 0
         while tok.kind != .rparen {
             if tok.kind == .eof || tok.kind == .semicolon || tok.kind == .rbrace {
                 nesting -= 1
                 throw unclosed(")", "(", at: open)
             }
-            do { args.append(try parseExpr()) } catch { nesting -= 1; throw error }
+            do {
+                let e = try parseExprWithHeight()
+                args.append(e.expr)
+                height = max(height, e.height)
+            } catch { nesting -= 1; throw error }
             if tok.kind == .comma { advance() } else if tok.kind != .rparen {
                 nesting -= 1
                 if tok.kind == .eof || tok.kind == .semicolon || tok.kind == .rbrace { throw unclosed(")", "(", at: open) }
@@ -724,7 +811,7 @@ final class Parser {
         }
         nesting -= 1
         advance()
-        return args
+        return (args, height)
     }
 
     /// The quantity a literal such as `10ms` stands for; a bad unit is reported at the unit,
@@ -792,24 +879,39 @@ final class Parser {
 
     /// Turns lexer word parts into segments, parsing each `{expr}` with a sub-parser.
     func segments(_ parts: [WordPart]) throws -> [Segment] {
+        try segmentsWithHeight(parts).segments
+    }
+
+    /// The segments and the height of the tallest interpolated expression (0 when none).
+    func segmentsWithHeight(_ parts: [WordPart]) throws -> (segments: [Segment], height: Int) {
         var out: [Segment] = []
         var ok = true
+        var height = 0
         for p in parts {
             switch p {
             case .text(let s, let r): out.append(.text(s, r))
             case .interpolation(let inner, let outer):
-                if let e = parseInterpolation(inner, outer) { out.append(.interpolation(e, outer)) } else { ok = false }
+                if let e = parseInterpolation(inner, outer) {
+                    out.append(.interpolation(e.expr, outer))
+                    height = max(height, e.height)
+                } else {
+                    ok = false
+                }
             }
         }
         if !ok { throw ParseError() }
-        return out
+        return (out, height)
     }
 
-    func parseInterpolation(_ inner: SourceRange, _ outer: SourceRange) -> Expr? {
-        let sub = Parser(file: file, start: inner.start.offset, end: inner.end.offset, depth: depth + 1)
+    func parseInterpolation(_ inner: SourceRange, _ outer: SourceRange) -> Parsed? {
+        let sub = Parser(file: file, start: inner.start.offset, end: inner.end.offset, depth: depth + 1, budget: budget)
         sub.nesting = 1
         defer {
-            diagnostics += sub.lexer.diagnostics + sub.diagnostics
+            for d in sub.lexer.diagnostics + sub.diagnostics {
+                // Where parsing stopped is always told.
+                if d.kind == .inputLimit || d.kind == .errorLimit || limiter.admit(d) { diagnostics.append(d) }
+            }
+            limiter.absorb(sub.lexer.limiter.omitted + sub.limiter.omitted)
         }
         if sub.depth > Parser.maxDepth {
             sub.fail(.recursionLimit, "interpolation nested deeper than \(Parser.maxDepth) levels", at: outer)
@@ -820,7 +922,7 @@ final class Parser {
             return nil
         }
         do {
-            let e = try sub.parseExpr()
+            let e = try sub.parseExprWithHeight()
             if sub.tok.kind != .eof { throw sub.expected("`}` after the interpolated expression") }
             return e
         } catch {
@@ -830,50 +932,80 @@ final class Parser {
 
     // MARK: expressions
 
+    /// An expression and the height of its tree (a literal is 1).
+    struct Parsed {
+        var expr: Expr
+        var height: Int
+        init(_ expr: Expr, _ height: Int) {
+            self.expr = expr
+            self.height = height
+        }
+    }
+
+    /// A node of height `height` about to be built: an error at `r` when it would take the
+    /// tree deeper than the budget.
+    func node(_ expr: Expr, height: Int, at r: SourceRange) throws -> Parsed {
+        if depth + height > Parser.maxDepth {
+            throw fail(.recursionLimit, "expression nested deeper than \(Parser.maxDepth) levels", at: r,
+                       help: "each operator of a chain counts as one level; split it with `let`")
+        }
+        return Parsed(expr, height)
+    }
+
+    /// A binary node over `l` and `r`, with the operator's token range for a depth error.
+    func binary(_ op: BinaryOp, _ l: Parsed, _ r: Parsed, at opRange: SourceRange) throws -> Parsed {
+        try node(.binary(op, l.expr, r.expr, l.expr.range.union(r.expr.range)),
+                 height: 1 + max(l.height, r.height), at: opRange)
+    }
+
     // expr -> or-expr
     func parseExpr() throws -> Expr {
+        try parseExprWithHeight().expr
+    }
+
+    func parseExprWithHeight() throws -> Parsed {
         try enter()
         defer { depth -= 1 }
         return try parseOr()
     }
 
     // or-expr -> and-expr { "or" and-expr }
-    func parseOr() throws -> Expr {
+    func parseOr() throws -> Parsed {
         var l = try parseAnd()
         while isName("or") {
+            let o = tok.range
             advance()
-            let r = try parseAnd()
-            l = .binary(.or, l, r, l.range.union(r.range))
+            l = try binary(.or, l, try parseAnd(), at: o)
         }
         return l
     }
 
     // and-expr -> not-expr { "and" not-expr }
-    func parseAnd() throws -> Expr {
+    func parseAnd() throws -> Parsed {
         var l = try parseNot()
         while isName("and") {
+            let o = tok.range
             advance()
-            let r = try parseNot()
-            l = .binary(.and, l, r, l.range.union(r.range))
+            l = try binary(.and, l, try parseNot(), at: o)
         }
         return l
     }
 
     // not-expr -> "not" not-expr | cmp-expr
-    func parseNot() throws -> Expr {
+    func parseNot() throws -> Parsed {
         if isName("not") {
             let s = tok.range
             advance()
             try enter()
             defer { depth -= 1 }
             let e = try parseNot()
-            return .unary(.not, e, s.union(e.range))
+            return try node(.unary(.not, e.expr, s.union(e.expr.range)), height: e.height + 1, at: s)
         }
         return try parseComparison()
     }
 
     // cmp-expr -> range-expr [ ("==" | "!=" | "<" | "<=" | ">" | ">=") range-expr ]
-    func parseComparison() throws -> Expr {
+    func parseComparison() throws -> Parsed {
         let l = try parseRange()
         let op: BinaryOp
         switch tok.kind {
@@ -885,42 +1017,42 @@ final class Parser {
         case .ge: op = .ge
         default: return l
         }
+        let o = tok.range
         advance()
-        let r = try parseRange()
-        return .binary(op, l, r, l.range.union(r.range))
+        return try binary(op, l, try parseRange(), at: o)
     }
 
     /// An arithmetic expression (no comparison, range or boolean operator), for a value that a
     /// `<` may follow: `vrf blue table 10 < eth1 >`.
     func parseArithmetic() throws -> Expr {
-        try enter()
-        defer { depth -= 1 }
-        return try parseAdditive()
+        try parseAdditive().expr
     }
 
     // range-expr -> add-expr [ ".." add-expr ]
-    func parseRange() throws -> Expr {
+    func parseRange() throws -> Parsed {
         let l = try parseAdditive()
         guard tok.kind == .dotdot else { return l }
+        let o = tok.range
         advance()
         let r = try parseAdditive()
-        return .range(l, r, l.range.union(r.range))
+        return try node(.range(l.expr, r.expr, l.expr.range.union(r.expr.range)),
+                        height: 1 + max(l.height, r.height), at: o)
     }
 
     // add-expr -> mul-expr { ("+" | "-") mul-expr }
-    func parseAdditive() throws -> Expr {
+    func parseAdditive() throws -> Parsed {
         var l = try parseMultiplicative()
         while tok.kind == .plus || tok.kind == .minus {
             let op: BinaryOp = tok.kind == .plus ? .add : .sub
+            let o = tok.range
             advance()
-            let r = try parseMultiplicative()
-            l = .binary(op, l, r, l.range.union(r.range))
+            l = try binary(op, l, try parseMultiplicative(), at: o)
         }
         return l
     }
 
     // mul-expr -> unary-expr { ("*" | "/" | "%") unary-expr }
-    func parseMultiplicative() throws -> Expr {
+    func parseMultiplicative() throws -> Parsed {
         var l = try parseUnary()
         while true {
             let op: BinaryOp
@@ -930,14 +1062,14 @@ final class Parser {
             case .percent: op = .mod
             default: return l
             }
+            let o = tok.range
             advance()
-            let r = try parseUnary()
-            l = .binary(op, l, r, l.range.union(r.range))
+            l = try binary(op, l, try parseUnary(), at: o)
         }
     }
 
     // unary-expr -> "-" unary-expr | primary
-    func parseUnary() throws -> Expr {
+    func parseUnary() throws -> Parsed {
         if tok.kind == .minus {
             let s = tok.range
             advance()
@@ -945,41 +1077,47 @@ final class Parser {
             defer { depth -= 1 }
             let e = try parseUnary()
             // fold `-INT` so that -9223372036854775808 is not an overflow
-            if case .int(let n, let r) = e { return .int(-n, s.union(r)) }
-            return .unary(.negate, e, s.union(e.range))
+            if case .int(let n, let r) = e.expr { return Parsed(.int(-n, s.union(r)), 1) }
+            return try node(.unary(.negate, e.expr, s.union(e.expr.range)), height: e.height + 1, at: s)
         }
         return try parsePrimary()
     }
 
     // primary -> INT | ADDRESS | PREFIX | STRING | WORD | "true" | "false" | NAME [ args ]
     //          | "(" expr ")" | "[" [ expr { "," expr } [","] ] "]"
-    func parsePrimary() throws -> Expr {
+    func parsePrimary() throws -> Parsed {
         if tok.kind == .lbrace {
             tok = lexer.relexWord(at: tok.range.start.offset, spaceBefore: tok.spaceBefore)
         }
         let r = tok.range
         switch tok.kind {
-        case .int(let n): advance(); return .int(n, r)
-        case .address(let a): advance(); return .address(a, r)
-        case .prefix(let p): advance(); return .prefix(p, r)
+        case .int(let n): advance(); return Parsed(.int(n, r), 1)
+        case .address(let a): advance(); return Parsed(.address(a, r), 1)
+        case .prefix(let p): advance(); return Parsed(.prefix(p, r), 1)
         case .quantity(let text):
             advance()
-            return .quantity(try quantity(text, at: r), r)
-        case .string(let parts): advance(); return .string(try segments(parts), r)
-        case .word(let parts): advance(); return .word(try segments(parts), r)
+            return Parsed(.quantity(try quantity(text, at: r), r), 1)
+        case .string(let parts):
+            advance()
+            let s = try segmentsWithHeight(parts)
+            return try node(.string(s.segments, r), height: s.height + 1, at: r)
+        case .word(let parts):
+            advance()
+            let s = try segmentsWithHeight(parts)
+            return try node(.word(s.segments, r), height: s.height + 1, at: r)
         case .name(let n):
             advance()
-            if n == "true" || n == "false" { return .bool(n == "true", r) }
+            if n == "true" || n == "false" { return Parsed(.bool(n == "true", r), 1) }
             if tok.kind == .lparen {
-                let args = try parseArguments()
-                return .call(n, args, nameRange: r, span(r))
+                let args = try parseArgumentsWithHeight()
+                return try node(.call(n, args.exprs, nameRange: r, span(r)), height: args.height + 1, at: r)
             }
-            return .variable(n, r)
+            return Parsed(.variable(n, r), 1)
         case .lparen:
             nesting += 1
             advance()
-            let e: Expr
-            do { e = try parseExpr() } catch { nesting -= 1; throw error }
+            let e: Parsed
+            do { e = try parseExprWithHeight() } catch { nesting -= 1; throw error }
             guard tok.kind == .rparen else {
                 nesting -= 1
                 throw unclosed(")", "(", at: r)
@@ -991,12 +1129,17 @@ final class Parser {
             nesting += 1
             advance()
             var items: [Expr] = []
+            var height = 0
             while tok.kind != .rbracket {
                 if tok.kind == .eof || tok.kind == .semicolon || tok.kind == .rbrace {
                     nesting -= 1
                     throw unclosed("]", "[", at: r)
                 }
-                do { items.append(try parseExpr()) } catch { nesting -= 1; throw error }
+                do {
+                    let e = try parseExprWithHeight()
+                    items.append(e.expr)
+                    height = max(height, e.height)
+                } catch { nesting -= 1; throw error }
                 if tok.kind == .comma { advance() } else if tok.kind != .rbracket {
                     nesting -= 1
                     if tok.kind == .eof || tok.kind == .semicolon || tok.kind == .rbrace { throw unclosed("]", "[", at: r) }
@@ -1005,7 +1148,7 @@ final class Parser {
             }
             nesting -= 1
             advance()
-            return .list(items, span(r))
+            return try node(.list(items, span(r)), height: height + 1, at: r)
         case .lt:
             throw expected("an expression", help: "`<` starts an interface list only after `ns NAME` or `bridge NAME`")
         default:

@@ -7,23 +7,30 @@ public struct Compilation: Sendable {
     public var topology: Topology?
     /// Nil when there are errors.
     public var plan: Plan?
+    /// Every stage's kept diagnostics (see `DiagnosticLimiter`), by position.
     public var diagnostics: [Diagnostic]
-    public var hasErrors: Bool { diagnostics.hasErrors }
+    /// Diagnostics the stages counted but did not keep; `DiagnosticRenderer` sums them up.
+    public var omitted: OmittedDiagnostics
+    public var hasErrors: Bool { diagnostics.hasErrors || omitted.errors > 0 }
 }
 
 /// Compiles a script to a plan. Pure: needs no privileges and touches nothing.
 public func compile(_ file: SourceFile, limits: EvaluationLimits = .default) -> Compilation {
-    let parsed = parseScript(file)
-    var diagnostics = parsed.diagnostics
-    let evaluated = Evaluator(limits: limits).evaluate(parsed.script)
-    diagnostics += evaluated.diagnostics
+    // The syntax tree is needed only to evaluate: it is freed before checking, so the two
+    // largest structures (the tree and the topology) are never held together.
+    let (evaluated, parseDiagnostics, parseOmitted) = { () -> (EvaluationResult, [Diagnostic], OmittedDiagnostics) in
+        let parsed = parseScript(file)
+        return (Evaluator(limits: limits).evaluate(parsed.script), parsed.diagnostics, parsed.omitted)
+    }()
+    var diagnostics = parseDiagnostics + evaluated.diagnostics
     let checked = check(evaluated.statements)
     diagnostics += checked.diagnostics
     // By position; stages' own order breaks ties.
     diagnostics = diagnostics.enumerated()
         .sorted { ($0.element.range.start.offset, $0.offset) < ($1.element.range.start.offset, $1.offset) }
         .map(\.element)
-    let plan = diagnostics.hasErrors ? nil : makePlan(checked.topology, file: file.name)
+    let omitted = parseOmitted + evaluated.omitted + checked.omitted
+    let plan = diagnostics.hasErrors || omitted.errors > 0 ? nil : makePlan(checked.topology, file: file.name)
     return Compilation(file: file, statements: evaluated.statements, topology: checked.topology,
-                       plan: plan, diagnostics: diagnostics)
+                       plan: plan, diagnostics: diagnostics, omitted: omitted)
 }

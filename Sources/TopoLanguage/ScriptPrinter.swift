@@ -7,7 +7,7 @@ public enum ScriptLine: Hashable, Sendable {
 
 /// Prints declarations back as canonical, runnable topo text: one statement per line,
 /// single spaces, names bare when the lexer reads them back as the same name, otherwise
-/// quoted (`"..."` with `\\`, `\"`, `\{`, `\n`, `\t` escapes).
+/// quoted (`"..."` with `\\`, `\"`, `\{`, `\n`, `\t`, `\r`, `\0` escapes).
 ///
 /// Canonical forms: `dummy IF mtu M` prints as `dummy IF` then `mtu IF M` (the core
 /// statement table gives `dummy` no `mtu` clause); a bridge without ports prints `< >`;
@@ -80,6 +80,8 @@ public enum ScriptPrinter {
             case "{": out += "\\{"
             case "\n": out += "\\n"
             case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            case "\0": out += "\\0"
             default: out.unicodeScalars.append(u)
             }
         }

@@ -219,10 +219,14 @@ public struct Topology: Hashable, Sendable {
 /// The checker's output: the topology (best effort when there are errors) and every diagnostic.
 public struct CheckResult: Hashable, Sendable {
     public var topology: Topology
+    /// The first diagnostics of each kind (see `DiagnosticLimiter`), by position.
     public var diagnostics: [Diagnostic]
-    public init(topology: Topology, diagnostics: [Diagnostic]) {
+    /// Those counted beyond the limit.
+    public var omitted: OmittedDiagnostics
+    public init(topology: Topology, diagnostics: [Diagnostic], omitted: OmittedDiagnostics = .init()) {
         self.topology = topology
         self.diagnostics = diagnostics
+        self.omitted = omitted
     }
     public var hasErrors: Bool { diagnostics.hasErrors }
 }

@@ -68,7 +68,9 @@ final class ReplSession {
     /// True once any statement or command failed (the exit code).
     private(set) var failed = false
     /// The lines of an input still open (a block, a list, a string).
-    private(set) var pending: [String] = []
+    private(set) var pending: [String] = [] { didSet { if pending.isEmpty { pendingBytes = 0 } } }
+    /// Their size, bounded by `SourceFile.maxSize`.
+    private var pendingBytes = 0
 
     init(engine: ReplEngine, interactive: Bool) {
         self.engine = engine
@@ -91,6 +93,10 @@ final class ReplSession {
                 return
             case .interrupted:
                 pending.removeAll()
+            case let .rejected(why):
+                // The open block, if any, is abandoned with the line.
+                pending.removeAll()
+                report(.failure(why))
             case let .line(text):
                 // A bracketed paste can bring several lines at once: take them one by one, so
                 // a pasted session behaves exactly like a typed (or piped) one.
@@ -118,6 +124,12 @@ final class ReplSession {
             }
         }
         pending.append(line)
+        pendingBytes += line.utf8.count + 1
+        if pendingBytes > SourceFile.maxSize {
+            pending.removeAll()
+            report(.failure("error: an input longer than the input limit of \(SourceFile.maxSize >> 20) MiB was abandoned"))
+            return .more
+        }
         let text = pending.joined(separator: "\n")
         if engine.isComplete(text) {
             pending.removeAll()

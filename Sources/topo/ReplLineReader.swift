@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CReadline
+import TopoLanguage
 
 /// One read from the user.
 enum ReplLine: Hashable, Sendable {
@@ -11,6 +12,8 @@ enum ReplLine: Hashable, Sendable {
     case interrupted
     /// Ctrl-D on an empty line, or end of input.
     case endOfInput
+    /// A line that was read but cannot be taken (too long, not UTF-8), and why.
+    case rejected(String)
 }
 
 /// Where the REPL's lines come from: readline on a terminal, plain reads otherwise.
@@ -25,8 +28,17 @@ protocol ReplLineSource: AnyObject {
 
 /// Not a terminal: plain `getline` on stdin, no prompt, no escape codes, no history.
 final class PlainLineSource: ReplLineSource {
+    private var ended = false
     func read(continuing: Bool) -> ReplLine {
-        ReplPlainReader.readLine(stdin).map(ReplLine.line) ?? .endOfInput
+        if ended { return .endOfInput }
+        switch ReplPlainReader.read(stdin) {
+        case .line(let l): return .line(l)
+        case .rejected(let why): return .rejected(why)
+        case .tooLong:
+            ended = true
+            return .rejected("error: a line is longer than the input limit of \(SourceFile.maxSize >> 20) MiB; reading stopped")
+        case .end: return .endOfInput
+        }
     }
     func remember(_ line: String) {}
     func close() {}

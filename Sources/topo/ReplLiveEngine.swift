@@ -296,10 +296,21 @@ final class ReplLiveEngine: ReplEngine {
     }
 
     func load(path: String) -> ReplOutcome {
-        guard let text = readWhole(path: path) else {
-            return .failure("error: cannot read `\(path)`: \(String(cString: strerror(errno)))")
+        let shown = DiagnosticRenderer.safe(path)
+        switch readBounded(path: path) {
+        case .failed(let e):
+            return .failure("error: cannot read `\(shown)`: \(String(cString: strerror(e)))")
+        case .tooLarge(_, let limit):
+            return .failure("error: `\(shown)` is larger than the input limit of \(sizeText(limit))")
+        case .bytes(let bytes):
+            let text = String(decoding: bytes, as: UTF8.self)
+            if !text.utf8.elementsEqual(bytes) {
+                // Not UTF-8: as a String its bytes would change; show where they are.
+                let file = SourceFile(name: path, bytes: bytes)
+                return .failure(renderer.render(Lexer.tokenize(file).diagnostics, in: file))
+            }
+            return submit(text)
         }
-        return submit(text)
     }
 
     /// `:edit`: the session in `$VISUAL`/`$EDITOR` (else `vi`); when the editor exits, the

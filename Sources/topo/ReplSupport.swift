@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import TopoLanguage
 
 // Small string helpers, so the REPL needs no Foundation.
 extension String {
@@ -44,19 +45,50 @@ extension Substring {
     }
 }
 
-/// Reads lines from a C stream without buffering surprises (`getline`).
+/// Reads lines from a C stream, bounded and byte-exact.
 enum ReplPlainReader {
-    /// The next line without its newline, or nil at end of file.
+    enum Read: Hashable, Sendable {
+        /// A line without its newline (a NUL in it is kept, for the lexer to report).
+        case line(String)
+        /// A line longer than `SourceFile.maxSize`: reading stopped there (the stream may
+        /// never end, like `/dev/zero`), so this ends the input.
+        case tooLong
+        /// A line that is not UTF-8 (as a String its bytes would change silently), and why.
+        case rejected(String)
+        case end
+    }
+
+    /// The next line. Memory stays bounded whatever the stream holds (`/dev/zero` included).
+    static func read(_ stream: UnsafeMutablePointer<FILE>, limit: Int = SourceFile.maxSize) -> Read {
+        var bytes: [UInt8] = []
+        var sawAny = false
+        while true {
+            let c = getc_unlocked(stream)
+            if c == EOF {
+                if ferror(stream) != 0, errno == EINTR { clearerr(stream); continue }
+                break
+            }
+            sawAny = true
+            if c == 0x0A { break }
+            if bytes.count == limit { return .tooLong }
+            bytes.append(UInt8(c))
+        }
+        if !sawAny { return .end }
+        if bytes.last == 0x0D { bytes.removeLast() }
+        let line = String(decoding: bytes, as: UTF8.self)
+        if !line.utf8.elementsEqual(bytes) {
+            let (tokens, diagnostics) = Lexer.tokenize(SourceFile(name: "<repl>", bytes: bytes))
+            _ = tokens
+            let rendered = diagnostics.isEmpty ? "" : "\n" + DiagnosticRenderer().render(diagnostics, in: SourceFile(name: "<repl>", bytes: bytes))
+            return .rejected("error: a line that is not UTF-8 was skipped" + rendered)
+        }
+        return .line(line)
+    }
+
+    /// The next line, or nil at the end or at a line `read` rejects.
     static func readLine(_ stream: UnsafeMutablePointer<FILE>) -> String? {
-        var buf: UnsafeMutablePointer<CChar>? = nil
-        var cap = 0
-        defer { free(buf) }
-        let n = getline(&buf, &cap, stream)
-        guard n >= 0, let b = buf else { return nil }
-        var line = String(cString: b)
-        if line.hasSuffix("\n") { line.removeLast() }
-        if line.hasSuffix("\r") { line.removeLast() }
-        return line
+        if case .line(let l) = read(stream) { return l }
+        return nil
     }
 }
 

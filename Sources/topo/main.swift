@@ -66,26 +66,47 @@ extension ScriptOptions {
         return DiagnosticRenderer(style: diagnostics == .short ? .short : .full, color: colored)
     }
 
-    /// Reads the script, or exits 2 with one clear line.
+    /// Reads the script (its bytes as they are: the lexer reports NUL and invalid UTF-8 at
+    /// their position). Exits 2 with one clear line when it cannot be read, 1 when it is
+    /// larger than `SourceFile.maxSize` (reading stops there, so `/dev/zero` is no danger).
     func load() throws -> SourceFile {
         let name = file == "-" ? "<stdin>" : file
-        guard let text = readWhole(path: file == "-" ? nil : file) else {
-            printError("topo: cannot read `\(file)`: \(String(cString: strerror(errno)))")
+        switch readBounded(path: file == "-" ? nil : file) {
+        case .bytes(let bytes):
+            return SourceFile(name: name, bytes: bytes)
+        case .tooLarge(let prefix, let limit):
+            // The position where reading stopped, so the error points somewhere.
+            var line = 1, lineStart = 0
+            prefix.withUnsafeBufferPointer { buf in
+                var p = buf.baseAddress!
+                let end = p + buf.count
+                while let nl = memchr(p, 0x0A, end - p) {
+                    line += 1
+                    p = UnsafePointer(nl.assumingMemoryBound(to: UInt8.self)) + 1
+                    lineStart = p - buf.baseAddress!
+                }
+            }
+            printError("\(DiagnosticRenderer.safe(name)):\(line):\(prefix.count - lineStart + 1): error: "
+                       + "the script is larger than the input limit of \(sizeText(limit)); reading stopped here, at byte \(limit)")
+            printError("topo: 1 error in \(DiagnosticRenderer.safe(name))")
+            throw Exiting(code: Exit.script)
+        case .failed(let e):
+            printError("topo: cannot read `\(DiagnosticRenderer.safe(file))`: \(String(cString: strerror(e)))")
             throw Exiting(code: Exit.usage)
         }
-        return SourceFile(name: name, text: text)
     }
 
-    /// Loads and compiles; prints every diagnostic to stderr. Exits 1 when there are errors.
+    /// Loads and compiles; prints the diagnostics (the first 100, then how many more) to
+    /// stderr. Exits 1 when there are errors.
     func compileOrExit() throws -> Compilation {
         let source = try load()
         let result = compile(source)
-        if !result.diagnostics.isEmpty {
-            printError(renderer.render(result.diagnostics, in: source))
+        if !result.diagnostics.isEmpty || result.omitted.total > 0 {
+            printError(renderer.render(result.diagnostics, in: source, omitted: result.omitted))
         }
         if result.hasErrors {
-            let n = result.diagnostics.filter { $0.severity == .error }.count
-            printError("topo: \(n) error\(n == 1 ? "" : "s") in \(source.name)")
+            let n = result.diagnostics.filter { $0.severity == .error }.count + result.omitted.errors
+            printError("topo: \(n) error\(n == 1 ? "" : "s") in \(DiagnosticRenderer.safe(source.name))")
             throw Exiting(code: Exit.script)
         }
         return result

@@ -175,7 +175,7 @@ func shellQuoting(_ input: String, _ expected: String) {
         .namespace(n("ns"), placed: []),
         .namespace(n("my lab"), placed: [InterfaceRef(name: n("eth0.100"))]),
         .dummy(InterfaceRef(namespace: n("default"), name: n("x-")), mtu: Located(1400, at: r)),
-        .exec(namespace: n("h{1}"), command: n("echo \"{x}\" \\ done\n")),
+        .exec(namespace: n("h{1}"), command: n("echo \"{x}\" \\ done\r\n")),
         .sysctl(namespace: n("a"), key: n("net.ipv4.conf.eth0/100.rp_filter"), value: n("1 2")),
     ]
     #expect(ScriptPrinter.print(decls) == """
@@ -183,7 +183,7 @@ func shellQuoting(_ input: String, _ expected: String) {
     ns "my lab" < eth0.100 >
     dummy "default":"x-"
     mtu "default":"x-" 1400
-    exec "h\\{1}" "echo \\"\\{x}\\" \\\\ done\\n"
+    exec "h\\{1}" "echo \\"\\{x}\\" \\\\ done\\r\\n"
     sysctl a "net.ipv4.conf.eth0/100.rp_filter" = "1 2"
 
     """)
