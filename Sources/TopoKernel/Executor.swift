@@ -194,6 +194,26 @@ public struct ExecutionError: Error, Hashable, Sendable, CustomStringConvertible
 /// destroy; show.
 public final class Executor {
     public let backend: KernelBackend
+    /// The record last read or written per state key, with the file's stamp: reused while the
+    /// file is unchanged (the REPL applies many small inputs to one large record).
+    private var cache: [String: (stamp: FileStamp, state: LoadedState)] = [:]
+
+    func loadCached(_ store: StateStore, _ key: String) throws -> LoadedState? {
+        let path = store.statePath(key)
+        if let stamp = store.fileStamp(key), let c = cache[path], c.stamp == stamp { return c.state }
+        let l = try store.loadState(key)
+        if let l, let stamp = store.fileStamp(key) { cache[path] = (stamp, l) } else { cache[path] = nil }
+        return l
+    }
+
+    func remember(_ store: StateStore, _ key: String, _ record: OwnershipRecord) {
+        let path = store.statePath(key)
+        if let stamp = store.fileStamp(key) {
+            cache[path] = (stamp, LoadedState(record: record, unfinishedRun: false, tornTail: false))
+        } else {
+            cache[path] = nil
+        }
+    }
 
     public init(backend: KernelBackend) {
         self.backend = backend
@@ -246,7 +266,7 @@ public final class Executor {
         if let key = options.stateKey {
             do {
                 lock = try store.lock(key)
-                loaded = try store.loadState(key)
+                loaded = try loadCached(store, key)
             } catch let e as StateFileError {
                 throw ExecutionError(.state(e.description), "cannot use state file: \(e)", help: stateHelp(e, options))
             }
@@ -286,7 +306,19 @@ public final class Executor {
                 if stateChanged || record.appliedAt == nil { record.appliedAt = Int64(time(nil)) }
                 record.scriptHash = options.scriptHash ?? record.scriptHash
                 record.script = options.scriptPath.isEmpty ? record.script : options.scriptPath
-                do { try store.save(record, key: key) } catch {
+                do {
+                    // A small run on a large record ends its journal; otherwise (or when the
+                    // journal has grown as large as the record) the file is rewritten compactly.
+                    let size = store.fileStamp(key)?.size ?? 0
+                    // (A compact file is about 60 bytes a fact.)
+                    if let run = result.runID, !record.isEmpty, loaded?.unfinishedRun != true,
+                       size < Int64(record.factCount * 200 + (64 << 10)) {
+                        try store.commit(runID: run, retracted: result.retracted, record: record, key: key)
+                    } else {
+                        try store.save(record, key: key)
+                    }
+                    remember(store, key, record)
+                } catch {
                     throw ExecutionError(.state("\(error)"), "cannot record what was done: \(error)")
                 }
             }

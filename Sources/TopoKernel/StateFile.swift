@@ -111,6 +111,12 @@ public struct OwnershipRecord: Hashable, Sendable {
         self.daemons = daemons
     }
 
+    /// How many facts the record holds (about one line each of the compact file).
+    public var factCount: Int {
+        namespaces.count + linkGroups.values.reduce(0) { $0 + $1.count } + links.count + addresses.count + routes.count
+            + sysctls.count + originals.count * 2 + shaped.count + daemons.count
+    }
+
     /// True when nothing is owned or remembered.
     public var isEmpty: Bool {
         namespaces.isEmpty && linkGroups.isEmpty && links.isEmpty && addresses.isEmpty && routes.isEmpty
@@ -698,6 +704,25 @@ public struct StateStore: Sendable {
         }
     }
 
+    /// Ends a run's journal: the facts it retracted, the script's hash and the time, `commit`.
+    /// (Cheaper than `save` for a small run on a large record; loading replays it.)
+    public func commit(runID: String, retracted: [Fact], record: OwnershipRecord, key: String) throws {
+        var lines = retracted.map { "- " + $0.line }
+        if let h = record.scriptHash { lines.append("hash " + h) }
+        if let t = record.appliedAt { lines.append("applied \(t)") }
+        lines.append("commit " + runID)
+        try append(lines, key: key, script: record.script)
+    }
+
+    /// The state file's size and modification time (nil when there is none), to tell whether
+    /// it changed since it was last read.
+    public func fileStamp(_ key: String) -> FileStamp? {
+        var st = stat()
+        guard stat(statePath(key), &st) == 0 else { return nil }
+        return FileStamp(size: Int64(st.st_size), seconds: Int64(st.st_mtim.tv_sec), nanoseconds: Int64(st.st_mtim.tv_nsec),
+                         inode: UInt64(st.st_ino))
+    }
+
     /// Removes the state file (missing is fine).
     public func remove(_ key: String) throws {
         let path = statePath(key)
@@ -820,6 +845,14 @@ public func canonicalScriptPath(_ file: String) -> String {
         k -= 1
     }
     return "/" + parts.joined(separator: "/")
+}
+
+/// What identifies one version of a file cheaply.
+public struct FileStamp: Hashable, Sendable {
+    public var size: Int64
+    public var seconds: Int64
+    public var nanoseconds: Int64
+    public var inode: UInt64
 }
 
 /// A held topology lock; released by `unlock()` or when the process exits.

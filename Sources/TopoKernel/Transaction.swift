@@ -53,6 +53,10 @@ struct Transaction {
         var executed: [Change]
         var record: OwnershipRecord
         var linkGroup: UInt32?
+        /// The journal's run id (nil when nothing was journaled: the run changed nothing).
+        var runID: String? = nil
+        /// The facts the run retracted (for a commit appended to the journal).
+        var retracted: [Fact] = []
     }
 
     enum Phase: Int, Comparable {
@@ -354,10 +358,11 @@ struct Transaction {
     mutating func run() throws -> Result {
         build()
         var record = prior
+        var retracted: [Fact] = context.reconciliation.stale
         for f in context.reconciliation.stale { record.apply(f, adding: false) }
         let changes = context.reconciliation.changes
         if items.isEmpty && changes.allSatisfy({ if case .stopDaemon = $0.operation { return false }; return true }) {
-            return Result(executed: [], record: record, linkGroup: nil)
+            return Result(executed: [], record: record, linkGroup: nil, retracted: retracted)
         }
         let runID = "\(time(nil))-\(getpid())"
         try journal(["begin \(runID) \(time(nil))"] + (scriptHash.map { ["hash \($0)"] } ?? []))
@@ -482,9 +487,17 @@ struct Transaction {
             for f in items[k].facts { record.apply(f, adding: true) }
             if let c = items[k].change { executed.append(c) }
         }
-        for k in done { for f in items[k].retract { record.apply(f, adding: false) } }
+        for k in done {
+            for f in items[k].retract {
+                record.apply(f, adding: false)
+                retracted.append(f)
+            }
+        }
         if commitErrors.isEmpty {
-            for (ns, _) in tombstones { record.apply(.group(ns, doomed), adding: false) }
+            for (ns, _) in tombstones {
+                record.apply(.group(ns, doomed), adding: false)
+                retracted.append(.group(ns, doomed))
+            }
         }
         // Daemons the reconciliation stops.
         for c in changes {
@@ -492,6 +505,7 @@ struct Transaction {
             for d in prior.daemons where d.namespace == ns && d.command == cmd {
                 stopDaemon(pid: d.pid, startTime: d.startTime)
                 record.apply(.daemon(d), adding: false)
+                retracted.append(.daemon(d))
             }
             executed.append(c)
         }
@@ -505,7 +519,8 @@ struct Transaction {
             }
         }
         _ = commitErrors
-        return Result(executed: executed, record: record, linkGroup: createdLinks ? group : nil)
+        return Result(executed: executed, record: record, linkGroup: createdLinks ? group : nil, runID: runID,
+                      retracted: retracted)
     }
 
     /// Errors that mean the item's goal already holds.

@@ -18,10 +18,15 @@ final class ReplLiveEngine: ReplEngine {
     private var sessionText = ""
     private var sessionStatements: [Statement] = []
     private var topology = Topology()
-    /// The operations of the session's plan (what the kernel holds), to find what an input changes.
-    private var sessionOperations: Set<Operation> = []
-    /// Earlier session scripts, for `:undo`.
-    private var history: [String] = []
+    /// How to get back to the session before an input, for `:undo` (at most `historyLimit`).
+    private enum Earlier {
+        /// The input was appended: the session was the first `text` bytes and `statements` statements.
+        case prefix(text: Int, statements: Int)
+        /// The session was replaced (by `no`, `:edit`, `:undo`): it was this script.
+        case script(String)
+    }
+    private var history: [Earlier] = []
+    private let historyLimit = 100
     /// `let`/`def` bindings across inputs.
     private var evaluator = Evaluator()
     private lazy var executor: Result<Executor, Error> = Result { Executor(backend: try NetlinkBackend()) }
@@ -81,7 +86,8 @@ final class ReplLiveEngine: ReplEngine {
         var wanted = checked.topology
         let actions = wanted.actions.filter { $0.range.start.offset >= start }
         wanted.actions = []
-        var outcome = converge(to: wanted, actions: actions, source: full)
+        var outcome = converge(to: wanted, actions: actions, source: full,
+                               next: .appended(input: input, statements: evaluated.statements, start: start))
         if !outcome.outcome.succeeded && !outcome.keepsSession { evaluator.restore(saved) }
         outcome.outcome.diagnostics = appendLine(rendered, outcome.outcome.diagnostics)
         return outcome.outcome
@@ -103,7 +109,7 @@ final class ReplLiveEngine: ReplEngine {
         switch removing(what, from: topology) {
         case .failure(let e): return .failure("error: \(e.message)")
         case .success(let t):
-            return converge(to: t, actions: [], source: SourceFile(name: "<repl>", text: sessionText)).outcome
+            return converge(to: t, actions: [], source: SourceFile(name: "<repl>", text: sessionText), next: .canonical).outcome
         }
     }
 
@@ -113,12 +119,21 @@ final class ReplLiveEngine: ReplEngine {
         var keepsSession: Bool
     }
 
-    /// Makes the kernel (or, with --dry-run, the session) match `wanted`, then runs `actions`.
-    /// `fullRun`: reconcile everything (`:edit`, `:undo`), not only what changed.
-    private func converge(to wanted: Topology, actions: [Topology.Action], source: SourceFile,
-                          fullRun: Bool = false) -> Converged {
-        let newText = ScriptPrinter.print(sessionDeclarations(wanted))
-        tick("session script")
+    /// What the session becomes once the kernel matches.
+    private enum Next {
+        /// `input` appended (its statements, and where it starts in the session's text).
+        case appended(input: String, statements: [Statement], start: Int)
+        /// The canonical script of the new topology (after `no`).
+        case canonical
+        /// This script (`:edit`: the edited file, loops and all).
+        case script(String, statements: [Statement])
+        /// Back to an earlier session (`:undo`): the history entry is dropped, none added.
+        case earlier(String, statements: [Statement])
+    }
+
+    /// Makes the kernel (or, with --dry-run, the session) match `wanted`, then runs `actions`,
+    /// then moves the session on (`next`).
+    private func converge(to wanted: Topology, actions: [Topology.Action], source: SourceFile, next: Next) -> Converged {
         var plan = makePlan(wanted, file: "<repl>")
         var actionSteps: [PlanStep] = []
         for a in actions {
@@ -132,16 +147,25 @@ final class ReplLiveEngine: ReplEngine {
         plan.steps += actionSteps
         var output = ""
         var failure: String? = nil
-        // Only the namespaces this input touches are read and reconciled (the rest of the
-        // session is in place): an input costs what it changes, not what the session holds.
-        let oldOps = sessionOperations
-        let newOps = Set(plan.steps.map(\.operation))
+        // Only the namespaces the input touches are read and reconciled (the rest of the
+        // session is in place), so an input costs what it changes, not what the session holds:
+        // for an appended input, the namespaces of the operations its statements cause; else
+        // those of the operations that differ from the session's.
         var scope: Set<String> = []
-        for op in oldOps.symmetricDifference(newOps) { scope.formUnion(op.namespaces) }
+        switch next {
+        case .appended(_, _, let start):
+            for step in plan.steps where step.range.start.offset >= start {
+                scope.formUnion(step.operation.namespaces)
+            }
+        default:
+            let oldOps = Set(makePlan(topology, file: "<repl>").steps.map(\.operation))
+            for op in oldOps.symmetricDifference(plan.steps.map(\.operation)) { scope.formUnion(op.namespaces) }
+            for a in actionSteps { scope.formUnion(a.operation.namespaces) }
+        }
         // A link that spans namespaces (a veth, a stacked link on a parent elsewhere) is known
         // whole only with all of its namespaces: add those of the links in the scope.
-        for op in oldOps.union(newOps) where op.namespaces.count > 1 && op.namespaces.contains(where: scope.contains) {
-            scope.formUnion(op.namespaces)
+        for step in plan.steps where step.operation.namespaces.count > 1 && step.operation.namespaces.contains(where: scope.contains) {
+            scope.formUnion(step.operation.namespaces)
         }
         tick("plan and scope")
         if dryRun {
@@ -157,7 +181,7 @@ final class ReplLiveEngine: ReplEngine {
                 // Held-back signals: an input is applied or rolled back whole, even when piped.
                 let report = try withSignalsDeferred {
                     try executor.apply(plan, options: ApplyOptions(stateKey: stateKey, scriptPath: scriptPath, allowExec: allowExec,
-                                                                   scope: fullRun ? nil : scope))
+                                                                   scope: scope))
                 }
                 applied = applied || !report.changes.isEmpty
                 output = report.summary
@@ -176,21 +200,45 @@ final class ReplLiveEngine: ReplEngine {
             }
         }
         tick("apply")
-        setSession(newText, topology: wanted)
+        switch next {
+        case .appended(let input, let statements, _):
+            remember(.prefix(text: sessionText.utf8.count, statements: sessionStatements.count))
+            sessionText += input
+            sessionStatements += statements
+            topology = wanted
+        case .canonical:
+            remember(.script(sessionText))
+            setSession(ScriptPrinter.print(sessionDeclarations(wanted)), topology: wanted)
+        case .script(let text, let statements):
+            remember(.script(sessionText))
+            sessionText = text
+            sessionStatements = statements
+            topology = wanted
+        case .earlier(let text, let statements):
+            sessionText = text
+            sessionStatements = statements
+            topology = wanted
+        }
         tick("session")
         if let failure { return Converged(outcome: ReplOutcome(output: output, diagnostics: failure, succeeded: false), keepsSession: true) }
         return Converged(outcome: .ok(output), keepsSession: true)
     }
 
+    private func remember(_ e: Earlier) {
+        history.append(e)
+        if history.count > historyLimit { history.removeFirst(history.count - historyLimit) }
+    }
+
     /// Makes `text` the session (its statements re-read so ranges point into it).
-    private func setSession(_ text: String, topology t: Topology, remember: Bool = true) {
-        if remember { history.append(sessionText) }
+    private func setSession(_ text: String, topology t: Topology) {
         sessionText = text
         let parsed = parseScript(SourceFile(name: "<repl>", text: text))
         sessionStatements = Evaluator().evaluate(parsed.script).statements
         topology = t
-        sessionOperations = Set(makePlan(t, file: "<repl>").steps.map(\.operation))
     }
+
+    /// The session as a script: every interface qualified, one object per statement.
+    private var canonicalText: String { ScriptPrinter.print(sessionDeclarations(topology)) }
 
     private func appendLine(_ a: String, _ b: String) -> String { a.isEmpty ? b : b.isEmpty ? a : a + "\n" + b }
 
@@ -203,7 +251,7 @@ final class ReplLiveEngine: ReplEngine {
 
     func show(_ namespace: String?) -> ReplOutcome {
         if dryRun {
-            return .ok(sessionText.isEmpty ? "nothing declared yet" : sessionText)
+            return .ok(sessionStatements.isEmpty ? "nothing declared yet" : canonicalText)
         }
         do {
             var live = try executor.get().show()
@@ -240,13 +288,25 @@ final class ReplLiveEngine: ReplEngine {
     /// or removed is put back.
     func undo() -> ReplOutcome {
         guard let previous = history.last else { return .failure("error: nothing to undo") }
-        let compiled = compile(SourceFile(name: "<repl>", text: previous))
-        guard let t = compiled.topology, !compiled.hasErrors else { return .failure("error: cannot rebuild the previous session") }
-        let c = converge(to: t, actions: [], source: SourceFile(name: "<repl>", text: previous))
-        guard c.keepsSession else { return c.outcome }
-        // `converge` pushed the text it replaced; undo is not itself undoable.
-        history.removeLast()
-        history.removeLast()
+        let text: String
+        let statements: [Statement]
+        let t: Topology
+        switch previous {
+        case .prefix(let n, let count):
+            text = String(decoding: sessionText.utf8.prefix(n), as: UTF8.self)
+            statements = Array(sessionStatements.prefix(count))
+            t = check(statements, latestWins: true).topology
+        case .script(let s):
+            let compiled = compile(SourceFile(name: "<repl>", text: s))
+            guard let ct = compiled.topology, !compiled.hasErrors else { return .failure("error: cannot rebuild the previous session") }
+            text = s
+            statements = compiled.statements
+            t = ct
+        }
+        var earlier = t
+        earlier.actions = []
+        let c = converge(to: earlier, actions: [], source: SourceFile(name: "<repl>", text: text), next: .earlier(text, statements: statements))
+        if c.keepsSession { history.removeLast() }
         return c.outcome
     }
 
@@ -267,7 +327,7 @@ final class ReplLiveEngine: ReplEngine {
     }
 
     func save(to path: String) -> ReplOutcome {
-        let text = "# saved by topo repl\n" + sessionText
+        let text = "# saved by topo repl\n" + canonicalText
         guard writeFile(path, text) else { return .failure("error: cannot write `\(path)`: \(String(cString: strerror(errno)))") }
         // What the session applied now belongs to the saved script: `topo destroy FILE` removes it,
         // and later inputs are recorded there too.
@@ -292,7 +352,8 @@ final class ReplLiveEngine: ReplEngine {
                 return .failure("error: saved `\(path)`, but could not hand over ownership: \(error)")
             }
         }
-        return .ok("saved \(sessionStatements.count) statement\(sessionStatements.count == 1 ? "" : "s") to \(path)")
+        let n = sessionDeclarations(topology).count
+        return .ok("saved \(n) statement\(n == 1 ? "" : "s") to \(path)")
     }
 
     func load(path: String) -> ReplOutcome {
@@ -322,7 +383,8 @@ final class ReplLiveEngine: ReplEngine {
         close(fd)
         let path = String(cString: template)
         defer { unlink(path) }
-        guard writeFile(path, sessionText) else { return .failure("error: cannot write `\(path)`") }
+        let current = canonicalText
+        guard writeFile(path, current) else { return .failure("error: cannot write `\(path)`") }
         var editor = "vi"
         for name in ["VISUAL", "EDITOR"] {
             if let v = getenv(name), v.pointee != 0 { editor = String(cString: v); break }
@@ -330,7 +392,7 @@ final class ReplLiveEngine: ReplEngine {
         let status = runInTerminal(["/bin/sh", "-c", editor + " \"$1\"", "sh", path])
         guard status == 0 else { return .failure("error: the editor (`\(editor)`) exited with status \(status); the session is unchanged") }
         guard let text = readWhole(path: path) else { return .failure("error: cannot read `\(path)` back") }
-        if text == sessionText { return .ok("no changes") }
+        if text == current { return .ok("no changes") }
         let source = SourceFile(name: "<edit>", text: text)
         let compiled = compile(source)
         if compiled.hasErrors || compiled.topology == nil {
@@ -339,8 +401,9 @@ final class ReplLiveEngine: ReplEngine {
         var t = compiled.topology!
         let actions = t.actions
         t.actions = []
-        evaluator = Evaluator()
-        return converge(to: t, actions: actions, source: source).outcome
+        let c = converge(to: t, actions: actions, source: source, next: .script(text, statements: compiled.statements))
+        if c.keepsSession { evaluator = Evaluator() }
+        return c.outcome
     }
 
     func pingall() -> ReplOutcome {
@@ -364,7 +427,6 @@ final class ReplLiveEngine: ReplEngine {
         sessionText = ""
         sessionStatements = []
         topology = Topology()
-        sessionOperations = []
         history = []
         evaluator = Evaluator()
     }
