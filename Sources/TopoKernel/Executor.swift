@@ -556,7 +556,9 @@ final class PhaseTimer {
     func mark(_ what: String) {
         guard enabled else { return }
         let now = monotonicNow()
-        fputs("timing: \(what): \(Int(((now - last) * 1e6).rounded())) us\n", stderr)
+        var ru = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &ru)
+        fputs("timing: \(what): \(Int(((now - last) * 1e6).rounded())) us (max RSS \(ru.ru_maxrss / 1024) MB)\n", stderr)
         if !batches.isEmpty {
             let slow = batches.sorted { $0.seconds > $1.seconds }
             let rest = slow.dropFirst(3)

@@ -48,6 +48,8 @@ public struct Reconciliation: Hashable, Sendable {
     public var replaced: Set<LinkID>
     /// Recorded facts that are no longer true and should be dropped (objects already gone).
     public var stale: [Fact]
+    /// The wanted state the changes were computed from (`desiredTopology(plan)`).
+    public var desired: Topology = Topology()
 
     public init(changes: [Change] = [], afterApply: [PlanStep] = [], conflicts: [Conflict] = [], skipped: Int = 0,
                 replaced: Set<LinkID> = [], stale: [Fact] = []) {
@@ -107,8 +109,11 @@ public func namespacesToRead(plan: Plan, record: OwnershipRecord) -> [String] {
 ///   default for a link topo made).
 /// - Never touched: what topo did not make, kernel-made addresses and routes.
 public func reconcile(plan: Plan, observed: Observation, record: OwnershipRecord) -> Reconciliation {
-    var r = Reconciler(plan: plan, topology: desiredTopology(plan), observed: observed, record: record)
-    return r.run()
+    let desired = desiredTopology(plan)
+    var r = Reconciler(plan: plan, topology: desired, observed: observed, record: record)
+    var out = r.run()
+    out.desired = desired
+    return out
 }
 
 /// The wanted state as a `Topology`, rebuilt from a plan's steps (the plan holds everything the

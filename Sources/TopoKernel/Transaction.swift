@@ -72,7 +72,10 @@ struct Transaction {
 
     /// One kernel operation of the run.
     struct Item {
-        var change: Change?
+        /// The reconciliation's change it implements (index into its `changes`; nil for the
+        /// helper steps of a removal or a replacement). An index, not a copy: a large run has
+        /// a hundred thousand items.
+        var change: Int32?
         var namespace: String
         var action: Action
         var phase: Phase
@@ -104,7 +107,7 @@ struct Transaction {
     mutating func build() {
         let obs = context.observation
         for (ns, st) in obs.state { for l in st.links { live[LinkID(ns, l.name)] = l } }
-        desired = desiredTopology(plan)
+        desired = context.reconciliation.desired
         for (k, i) in desired.interfaces.enumerated() { desiredIndex[i.id] = k }
         for c in context.reconciliation.changes {
             if case .removeAddress(let l, let p) = c.operation { removedAddresses.insert(.init(link: l, prefix: p)) }
@@ -160,37 +163,38 @@ struct Transaction {
         func inPlace(_ id: LinkID) -> Bool { !isFresh(id) && !isOwned(id) }
         let g = group!
 
-        for c in rec.changes {
+        for (index, c) in rec.changes.enumerated() {
+            let ci = Int32(index)
             let op = c.operation
             switch op {
             case .addNamespace(let n):
-                items.append(Item(change: c, namespace: n, action: .createNamespace(n), phase: .namespaces,
+                items.append(Item(change: ci, namespace: n, action: .createNamespace(n), phase: .namespaces,
                                   facts: [.namespace(n)]))
             case .addVeth(let a, let b):
                 var facts: [Fact] = [.link(a), .link(b)]
                 for ns in Set([a.namespace, b.namespace]) { facts.append(.group(ns, g)) }
-                items.append(Item(change: c, namespace: a.namespace, action: .op(.addVeth(name: a.name, peer: b, group: g)),
+                items.append(Item(change: ci, namespace: a.namespace, action: .op(.addVeth(name: a.name, peer: b, group: g)),
                                   phase: .links, facts: facts))
             case .addBridge(let l), .addDummy(let l):
                 let k: KernelOp
                 if case .addBridge = op { k = .addBridge(name: l.name, group: g) } else { k = .addDummy(name: l.name, group: g) }
-                items.append(Item(change: c, namespace: l.namespace, action: .op(k), phase: .links,
+                items.append(Item(change: ci, namespace: l.namespace, action: .op(k), phase: .links,
                                   facts: [.link(l), .group(l.namespace, g)]))
             case .addVrf(let l, let t):
-                items.append(Item(change: c, namespace: l.namespace, action: .op(.addLink(name: l.name, options: .vrf(table: t), group: g)),
+                items.append(Item(change: ci, namespace: l.namespace, action: .op(.addLink(name: l.name, options: .vrf(table: t), group: g)),
                                   phase: .links, facts: [.link(l), .group(l.namespace, g)]))
             case .addVlan(let l, _), .addMacvlan(let l, _, _), .addIpvlan(let l, _, _), .addVxlan(let l, _):
                 guard let o = desiredInterface(l)?.options else { continue }
-                items.append(Item(change: c, namespace: l.namespace, action: .op(.addLink(name: l.name, options: o, group: g)),
+                items.append(Item(change: ci, namespace: l.namespace, action: .op(.addLink(name: l.name, options: o, group: g)),
                                   phase: .stacked, depth: depthOf[l] ?? 0, facts: [.link(l), .group(l.namespace, g)]))
             case .changeLink(let l, let o):
-                var it = Item(change: c, namespace: l.namespace, action: .op(.changeLink(name: l.name, options: o)), phase: .local, rank: 0)
+                var it = Item(change: ci, namespace: l.namespace, action: .op(.changeLink(name: l.name, options: o)), phase: .local, rank: 0)
                 if let old = live[l]?.options { it.undo = [(l.namespace, .changeLink(name: l.name, options: old))] }
                 items.append(it)
             case .setMaster, .setNoMaster:
                 let l: LinkID, master: String?
                 if case .setMaster(let x, let m) = op { l = x; master = m } else if case .setNoMaster(let x) = op { l = x; master = nil } else { continue }
-                var it = Item(change: c, namespace: l.namespace, action: .op(.setMaster(link: l.name, master: master)), phase: .local, rank: 1)
+                var it = Item(change: ci, namespace: l.namespace, action: .op(.setMaster(link: l.name, master: master)), phase: .local, rank: 1)
                 if let old = live[l], !isFresh(l) {
                     it.undo = [(l.namespace, .setMaster(link: l.name, master: old.master))]
                     if inPlace(l) {
@@ -199,7 +203,7 @@ struct Transaction {
                 }
                 items.append(it)
             case .setMTU(let l, let m):
-                var it = Item(change: c, namespace: l.namespace, action: .op(.setMTU(link: l.name, mtu: m)), phase: .local, rank: 2)
+                var it = Item(change: ci, namespace: l.namespace, action: .op(.setMTU(link: l.name, mtu: m)), phase: .local, rank: 2)
                 if let old = live[l], !isFresh(l) {
                     it.undo = [(l.namespace, .setMTU(link: l.name, mtu: old.mtu))]
                     if inPlace(l) {
@@ -208,21 +212,21 @@ struct Transaction {
                 }
                 items.append(it)
             case .setTC(let l, let t):
-                var it = Item(change: c, namespace: l.namespace, action: .op(.setQdisc(link: l.name, shaping: t)), phase: .local, rank: 3,
+                var it = Item(change: ci, namespace: l.namespace, action: .op(.setQdisc(link: l.name, shaping: t)), phase: .local, rank: 3,
                               facts: [.shaped(l)])
                 if let old = live[l], !isFresh(l) {
                     it.undo = [(l.namespace, old.shaping.map { .setQdisc(link: l.name, shaping: $0) } ?? .deleteQdisc(link: l.name))]
                 }
                 items.append(it)
             case .removeTC(let l):
-                var it = Item(change: c, namespace: l.namespace, action: .op(.deleteQdisc(link: l.name)), phase: .unlocal, rank: 0,
+                var it = Item(change: ci, namespace: l.namespace, action: .op(.deleteQdisc(link: l.name)), phase: .unlocal, rank: 0,
                               retract: [.shaped(l)])
                 if let old = live[l]?.shaping { it.undo = [(l.namespace, .setQdisc(link: l.name, shaping: old))] }
                 items.append(it)
             case .setUp(let l), .setDown(let l):
                 let up: Bool
                 if case .setUp = op { up = true } else { up = false }
-                var it = Item(change: c, namespace: l.namespace, action: .op(.setUp(link: l.name, up: up)), phase: .local, rank: 4)
+                var it = Item(change: ci, namespace: l.namespace, action: .op(.setUp(link: l.name, up: up)), phase: .local, rank: 4)
                 if let old = live[l], !isFresh(l) {
                     it.undo = [(l.namespace, .setUp(link: l.name, up: old.up))]
                     if inPlace(l) {
@@ -231,7 +235,7 @@ struct Transaction {
                 }
                 items.append(it)
             case .addAddress(let l, let p):
-                var it = Item(change: c, namespace: l.namespace, action: .op(.addAddress(link: l.name, prefix: p)), phase: .local, rank: 8,
+                var it = Item(change: ci, namespace: l.namespace, action: .op(.addAddress(link: l.name, prefix: p)), phase: .local, rank: 8,
                               facts: [.address(.init(link: l, prefix: p))])
                 if !creating.contains(l.namespace) { it.undo = [(l.namespace, .deleteAddress(link: l.name, prefix: p))] }
                 items.append(it)
@@ -240,7 +244,7 @@ struct Transaction {
                 // subnet put back after: deleting an interface's primary IPv4 address deletes
                 // its secondaries (a renumbering inside one subnet would lose the new address).
                 let v4 = p.family == .ipv4
-                var it = Item(change: c, namespace: l.namespace, action: .op(.deleteAddress(link: l.name, prefix: p)),
+                var it = Item(change: ci, namespace: l.namespace, action: .op(.deleteAddress(link: l.name, prefix: p)),
                               phase: v4 ? .local : .unlocal, rank: v4 ? 6 : 1,
                               undo: [(l.namespace, .addAddress(link: l.name, prefix: p))],
                               retract: [.address(.init(link: l, prefix: p))])
@@ -264,17 +268,17 @@ struct Transaction {
                     items.append(Item(change: nil, namespace: ns, action: .op(.deleteRoute(old)), phase: .local, rank: 5,
                                       undo: [(ns, .addRoute(old))], retract: oldFacts))
                 }
-                var it = Item(change: c, namespace: ns, action: .op(.addRoute(r)), phase: .local, rank: 9, facts: [fact])
+                var it = Item(change: ci, namespace: ns, action: .op(.addRoute(r)), phase: .local, rank: 9, facts: [fact])
                 if !creating.contains(ns) { it.undo = [(ns, .deleteRoute(r))] }
                 items.append(it)
             case .removeRoute(let ns, let r):
                 let facts = prior.routes.filter { $0.namespace == ns && routeMatches(r, $0.route) }.map { Fact.route($0) }
                 // Before address removals: removing an address flushes the routes through it.
-                items.append(Item(change: c, namespace: ns, action: .op(.deleteRoute(r)), phase: .local, rank: 5,
+                items.append(Item(change: ci, namespace: ns, action: .op(.deleteRoute(r)), phase: .local, rank: 5,
                                   undo: [(ns, .addRoute(r))], retract: facts))
             case .setSysctl(let ns, let k, let v):
                 let old = context.observation.state[ns]?.sysctls[k]
-                var it = Item(change: c, namespace: ns, action: .op(.setSysctl(key: k, value: v)), phase: .local, rank: 10)
+                var it = Item(change: ci, namespace: ns, action: .op(.setSysctl(key: k, value: v)), phase: .local, rank: 10)
                 if let old, !creating.contains(ns) { it.undo = [(ns, .setSysctl(key: k, value: old))] }
                 let sk = OwnershipRecord.SysctlKey(ns, k)
                 if sysctlWanted.contains(sk) {
@@ -285,9 +289,9 @@ struct Transaction {
                 }
                 items.append(it)
             case .removeLink(let l):
-                retire(l, change: c, phase: rec.replaced.contains(l) ? .retire : .unlink)
+                retire(l, change: ci, phase: rec.replaced.contains(l) ? .retire : .unlink)
             case .removeNamespace(let n):
-                items.append(Item(change: c, namespace: n, action: .detach(n), phase: .detach, retract: [.namespace(n)]))
+                items.append(Item(change: ci, namespace: n, action: .detach(n), phase: .detach, retract: [.namespace(n)]))
                 doomedNamespaces.append(n)
             case .stopDaemon:
                 continue  // at commit
@@ -314,7 +318,7 @@ struct Transaction {
 
     /// Takes a link (both ends of a veth) out of the way, reversibly: down, then renamed to a
     /// tombstone name and given the doomed group; deleted at commit.
-    mutating func retire(_ l: LinkID, change: Change, phase: Phase) {
+    mutating func retire(_ l: LinkID, change: Int32, phase: Phase) {
         guard let info = live[l] else { return }
         var ends = [(l, info)]
         if info.kind == "veth", let p = info.peer, let pl = live[p] { ends.append((p, pl)) }
@@ -468,7 +472,7 @@ struct Transaction {
                 // Back to the record as it was (the journal of this run is void).
                 try? store.save(prior, key: key)
             }
-            let step = items[k].change?.step ?? PlanStep(items[k].opDescriptionStep, at: .none)
+            let step = items[k].change.map { changes[Int($0)].step } ?? PlanStep(items[k].opDescriptionStep, at: .none)
             throw ExecutionError(.kernel(err), "\(failureText(step.operation)): \(err)", step: step.range == .none ? nil : step,
                                  rollbackErrors: errors)
         }
@@ -482,10 +486,10 @@ struct Transaction {
         }
         backend.releaseDetachedNamespaces()
         if let key { for n in doomedNamespaces { store.unclaim(n, key: key) } }
-        var executed: [Change] = []
+        var executedIndices: [Int] = []
         for k in done {
             for f in items[k].facts { record.apply(f, adding: true) }
-            if let c = items[k].change { executed.append(c) }
+            if let c = items[k].change { executedIndices.append(Int(c)) }
         }
         for k in done {
             for f in items[k].retract {
@@ -500,18 +504,24 @@ struct Transaction {
             }
         }
         // Daemons the reconciliation stops.
-        for c in changes {
+        for (i, c) in changes.enumerated() {
             guard case .stopDaemon(let ns, let cmd) = c.operation else { continue }
             for d in prior.daemons where d.namespace == ns && d.command == cmd {
                 stopDaemon(pid: d.pid, startTime: d.startTime)
                 record.apply(.daemon(d), adding: false)
                 retracted.append(.daemon(d))
             }
-            executed.append(c)
+            executedIndices.append(i)
         }
-        // Keep the executed changes in the reconciliation's order.
-        let position = Dictionary(changes.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a })
-        executed.sort { (position[$0] ?? 0) < (position[$1] ?? 0) }
+        // In the reconciliation's order (a change of several items once).
+        executedIndices.sort()
+        var executed: [Change] = []
+        executed.reserveCapacity(executedIndices.count)
+        var last = -1
+        for i in executedIndices where i != last {
+            executed.append(changes[i])
+            last = i
+        }
         let createdLinks = done.contains { k in
             switch items[k].action {
             case .op(.addVeth), .op(.addBridge), .op(.addDummy), .op(.addLink): return true

@@ -71,7 +71,11 @@ func applyCommand(plan: Plan, source: SourceFile, script: ScriptOptions, allowEx
             writeOut(renderDiff(result.changes, file: source.name, as: .text).split(separator: "\n").dropLast()
                 .map { "  " + $0 }.joined(separator: "\n"))
         } else {
-            for line in ChangeSummary(result.changes).lines { print("  " + line) }
+            // One line per object, the first 200 of them (a 10 000-namespace build would print
+            // 40 000); `--verbose` prints every operation.
+            let lines = ChangeSummary(result.changes).lines
+            for line in lines.prefix(200) { print("  " + line) }
+            if lines.count > 200 { print("  … and \(lines.count - 200) more (--verbose lists every operation)") }
         }
         for outcome in result.actions {
             print(actionText(outcome, location: "\(source.name):\(outcome.step.range.start.line)"))

@@ -172,13 +172,18 @@ struct RunCommand: ParsableCommand {
             throw Exiting(code: try applyCommand(plan: plan, source: result.file, script: script, allowExec: allowExec,
                                                  json: true))
         }
-        let result = try script.compileOrExit()
-        guard let plan = result.plan else { throw Exiting(code: Exit.script) }
+        // Only the plan and the source outlive compiling (the statements and the topology of a
+        // large script are tens of megabytes the kernel work does not need).
+        let (plan, file): (Plan, SourceFile) = try {
+            let result = try script.compileOrExit()
+            guard let plan = result.plan else { throw Exiting(code: Exit.script) }
+            return (plan, result.file)
+        }()
         if dryRun {
-            writeOut(renderPlan(plan, as: format == .json ? .json : .text, source: result.file))
+            writeOut(renderPlan(plan, as: format == .json ? .json : .text, source: file))
             return
         }
-        throw Exiting(code: try applyCommand(plan: plan, source: result.file, script: script, allowExec: allowExec,
+        throw Exiting(code: try applyCommand(plan: plan, source: file, script: script, allowExec: allowExec,
                                              verbose: verbose))
     }
 }
