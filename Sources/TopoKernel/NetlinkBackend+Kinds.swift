@@ -263,14 +263,8 @@ extension NetlinkBackend {
     func resolveLinkOptions(_ raw: [String: [LinkInfo]], into out: inout [String: LiveNamespace]) throws {
         var byIndex: [String: [Int32: LinkInfo]] = [:]
         for (ns, links) in raw { byIndex[ns] = Dictionary(links.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a }) }
-        var nsids: [String: [String: Int32?]] = [:]
-        func nsid(from ns: String, of other: String) throws -> Int32? {
-            if let known = nsids[ns]?[other] { return known }
-            trimDescriptors(room: 1)
-            let id = try socket(ns).namespaceID(of: try fd(other).fd)
-            nsids[ns, default: [:]][other] = .some(id)
-            return id
-        }
+        var nsids = NSIDCache()
+        func nsid(from ns: String, of other: String) throws -> Int32? { try nsids.id(from: ns, of: other, backend: self) }
         let names = raw.keys.sorted()
         for ns in names {
             guard var st = out[ns] else { continue }

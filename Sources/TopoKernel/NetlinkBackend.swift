@@ -223,14 +223,8 @@ public final class NetlinkBackend: KernelBackend {
                 if let p = l.peerIndex { byPair[Pair(index: l.index, peer: p), default: []].append(ns) }
             }
         }
-        var nsids: [String: [String: Int32?]] = [:]
-        func nsid(from ns: String, of other: String) throws -> Int32? {
-            if let known = nsids[ns]?[other] { return known }
-            trimDescriptors(room: 1)
-            let id = try socket(ns).namespaceID(of: try fd(other).fd)
-            nsids[ns, default: [:]][other] = .some(id)
-            return id
-        }
+        var nsids = NSIDCache()
+        func nsid(from ns: String, of other: String) throws -> Int32? { try nsids.id(from: ns, of: other, backend: self) }
         for ns in raw.keys.sorted() {
             guard var st = out[ns] else { continue }
             for i in st.links.indices where st.links[i].kind == "veth" {
@@ -638,6 +632,18 @@ public final class NetlinkBackend: KernelBackend {
             }
         }
         return results.map { $0 ?? .failure(.failure("no result")) }
+    }
+}
+
+/// The nsid one namespace gives another (`RTM_GETNSID`), asked once per pair.
+struct NSIDCache {
+    private var ids: [String: [String: Int32?]] = [:]
+    mutating func id(from ns: String, of other: String, backend: NetlinkBackend) throws -> Int32? {
+        if let known = ids[ns]?[other] { return known }
+        backend.trimDescriptors(room: 1)
+        let id = try backend.socket(ns).namespaceID(of: try backend.fd(other).fd)
+        ids[ns, default: [:]][other] = .some(id)
+        return id
     }
 }
 

@@ -209,15 +209,8 @@ public func changeJSONObjects(_ changes: [Change]) -> [String] {
         if c.step.range == .none {
             w.append(", \"source\": null}")
         } else {
-            let r = c.step.range
-            w.append(", \"source\": {\"line\": ")
-            w.write(r.start.line)
-            w.append(", \"column\": ")
-            w.write(r.start.column)
-            w.append(", \"end_line\": ")
-            w.write(r.end.line)
-            w.append(", \"end_column\": ")
-            w.write(r.end.column)
+            w.append(", \"source\": ")
+            PlanJSON.rangeFields(c.step.range, into: &w)
             w.append("}}")
         }
         return w.finish()

@@ -379,6 +379,19 @@ enum PlanJSON {
         }
     }
 
+    /// `{"line": L, "column": C, "end_line": L2, "end_column": C2` (no closing brace: the caller
+    /// may add fields).
+    static func rangeFields(_ r: SourceRange, into w: inout ByteWriter) {
+        w.append("{\"line\": ")
+        w.write(r.start.line)
+        w.append(", \"column\": ")
+        w.write(r.start.column)
+        w.append(", \"end_line\": ")
+        w.write(r.end.line)
+        w.append(", \"end_column\": ")
+        w.write(r.end.column)
+    }
+
     static func render(_ plan: Plan, source: SourceFile?) -> String {
         // Generous: the pages of the reserve that are never written never become resident.
         var w = ByteWriter(capacity: 256 + plan.steps.count * (source == nil ? 256 : 320))
@@ -392,14 +405,8 @@ enum PlanJSON {
             fields(step.operation, into: &w)
             w.write(step.operation.isAction ? ", \"action\": true" : ", \"action\": false")
             let r = step.range
-            w.append(", \"source\": {\"line\": ")
-            w.write(r.start.line)
-            w.append(", \"column\": ")
-            w.write(r.start.column)
-            w.append(", \"end_line\": ")
-            w.write(r.end.line)
-            w.append(", \"end_column\": ")
-            w.write(r.end.column)
+            w.append(", \"source\": ")
+            rangeFields(r, into: &w)
             if let source {
                 // `source.text(of: r)`, escaped straight from the file's bytes.
                 let start = max(0, min(r.start.offset, source.bytes.count))
