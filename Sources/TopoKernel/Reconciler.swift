@@ -237,8 +237,29 @@ private struct Reconciler {
         case .vlan, .macvlan, .ipvlan, .vxlan, .vrf:
             guard l.kind == want.kind.rawValue, let a = l.options, let b = want.options else { return false }
             if case .vrf(let t1) = a, case .vrf(let t2) = b { return t1 == t2 }
+            if case .vxlan(let have) = a, case .vxlan(let x) = b {
+                // The kernel looks a new underlay up in the tunnel's socket namespace (where it
+                // was created from: the underlay's, else its own) and keeps the old underlay when
+                // a change names none (vxlan_config_apply): both are identity.
+                if vxlanSocketNamespace(have, want.id) != vxlanSocketNamespace(x, want.id) { return false }
+                if have.underlay != nil && x.underlay == nil { return false }
+            }
             return a.sameIdentity(as: b)
         }
+    }
+
+    func vxlanSocketNamespace(_ x: VXLAN, _ id: LinkID) -> String { x.underlay?.namespace ?? id.namespace }
+
+    /// Why a topo-owned vxlan cannot be replaced by `want`, or nil: the old one stays (renamed)
+    /// until the run commits, and the kernel refuses a second vxlan with the same VNI, port and
+    /// family in one socket namespace ("A VXLAN device with the specified VNI already exists").
+    func vxlanReplacementClash(_ l: LiveLink, _ want: Topology.Interface) -> String? {
+        guard case .vxlan(let have)? = l.options, case .vxlan(let x)? = want.options,
+              have.vni == x.vni, have.port == x.port, have.isIPv6 == x.isIPv6,
+              vxlanSocketNamespace(have, want.id) == vxlanSocketNamespace(x, want.id) else { return nil }
+        return "the kernel cannot drop the underlay of `\(want.id)` in place, and a new vxlan with VNI \(x.vni) "
+            + "on port \(x.port) cannot be made beside the old one while the run can still be undone; "
+            + "change the VNI too, or destroy the topology and run it again"
     }
 
     mutating func run() -> Reconciliation {
@@ -300,7 +321,9 @@ private struct Reconciler {
             }
             if sameIdentity(l, want) && !out.replaced.contains(e) { continue }
             allInPlace = false
-            if owned(e, l) {
+            if owned(e, l), let why = vxlanReplacementClash(l, want) {
+                clash.append(why)
+            } else if owned(e, l) {
                 replace(e, l)
             } else {
                 clash.append("`\(e)` exists already as \(describe(l))")
@@ -311,6 +334,13 @@ private struct Reconciler {
             return
         }
         if allInPlace {
+            // The same link; what the kernel can change in place (a macvlan's or ipvlan's mode,
+            // a vxlan's remote, group, local, underlay, ttl: LinkOptions) is changed.
+            if ends.count == 1, let e = ends.first, let want = desired[e]?.options,
+               let have = live[e]?.options, have != want {
+                linkDecisions[k] = Change(.change, PlanStep(.changeLink(e, want), at: s.range), old: PlanText.options(have))
+                return
+            }
             out.skipped += 1
             return
         }
