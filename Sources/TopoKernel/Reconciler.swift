@@ -257,9 +257,16 @@ private struct Reconciler {
         guard case .vxlan(let have)? = l.options, case .vxlan(let x)? = want.options,
               have.vni == x.vni, have.port == x.port, have.isIPv6 == x.isIPv6,
               vxlanSocketNamespace(have, want.id) == vxlanSocketNamespace(x, want.id) else { return nil }
-        return "the kernel cannot drop the underlay of `\(want.id)` in place, and a new vxlan with VNI \(x.vni) "
-            + "on port \(x.port) cannot be made beside the old one while the run can still be undone; "
-            + "change the VNI too, or destroy the topology and run it again"
+        let why = replacedParent(want).map { "`\($0)`, the underlay of `\(want.id)`, is replaced (the tunnel goes with it)" }
+            ?? "the kernel cannot drop the underlay of `\(want.id)` in place"
+        return why + ", and a new vxlan with VNI \(x.vni) on port \(x.port) cannot be made beside the old one "
+            + "while the run can still be undone; change the VNI too, or destroy the topology and run it again"
+    }
+
+    /// The parent (or vxlan underlay) of `want` when this run replaces it: the kernel deletes a
+    /// stacked link with its lower device, so the link must be made again on the new one.
+    func replacedParent(_ want: Topology.Interface) -> LinkID? {
+        want.options?.parent.flatMap { out.replaced.contains($0) ? $0 : nil }
     }
 
     mutating func run() -> Reconciliation {
@@ -319,12 +326,14 @@ private struct Reconciler {
                 allInPlace = false
                 continue
             }
-            if sameIdentity(l, want) && !out.replaced.contains(e) { continue }
+            if sameIdentity(l, want) && !out.replaced.contains(e) && replacedParent(want) == nil { continue }
             allInPlace = false
             if owned(e, l), let why = vxlanReplacementClash(l, want) {
                 clash.append(why)
             } else if owned(e, l) {
                 replace(e, l)
+            } else if let p = replacedParent(want), sameIdentity(l, want) {
+                clash.append("replacing `\(p)` would delete `\(e)` with it, which topo did not make")
             } else {
                 clash.append("`\(e)` exists already as \(describe(l))")
             }

@@ -197,6 +197,32 @@ struct LinkKindKernelTests {
         #expect(!(p["destroy"] ?? "").contains("exit "), "\(p["destroy"] ?? "")")
         #expect(normalizeState(p["end"] ?? "") == normalizeState(p["before"] ?? ""), "destroy left something")
     }
+
+    /// The macvlans' parent veth gets another peer: topo replaces it, and makes the macvlans
+    /// again on the new one (the kernel deletes a macvlan with its lower device). Regression:
+    /// they were kept in the plan and gone after the run, until the next run made them again.
+    @Test func macvlansFollowAReplacedParent() throws {
+        try requireKernel([.macvlan], for: "macvlan on a replaced parent")
+        let v1 = Self.macvlans + "ns far\n"
+        let v2 = v1.replacingOccurrences(of: "veth lan:uplink <-> lan:peer", with: "veth lan:uplink <-> far:peer")
+        let p = try build(v1) { path in """
+            \(writeInSandbox(v2, to: path))
+            echo "@@mark v2"; "$TOPO" run "$LAB" 2>&1 || echo "exit $?"
+            echo "@@mark links"; ip -n m1 -br link show mv0; ip -n m2 -br link show mv0
+            echo "@@mark ping"; ip netns exec m1 ping -c 2 -i 0.2 -W 2 10.5.0.2 || echo "exit $?"
+            echo "@@mark rerun"; "$TOPO" run "$LAB" 2>&1 || echo "exit $?"
+            echo "@@mark state"; \(dumpStateScript)
+            """ }
+        let v2run = p["v2"] ?? ""
+        #expect(v2run.contains("- link m1:mv0 (macvlan, replaced)") && v2run.contains("+ macvlan m1:mv0 link lan:uplink mode bridge"),
+                "\(v2run)")
+        #expect((p["links"] ?? "").split(separator: "\n").count == 2, "the macvlans are gone: \(p["links"] ?? "")\n\(p["stderr"] ?? "")")
+        #expect((p["ping"] ?? "").contains("2 received"), "\(p["ping"] ?? "")")
+        #expect((p["rerun"] ?? "").contains("0 changes (already in place)"), "\(p["rerun"] ?? "")")
+        let state = normalizeState(p["state"] ?? "")
+        #expect(state.contains("link m3:mv0 macvlan up mtu=1500 mode=private parent=lan:uplink"), "\(state)")
+        #expect(state.contains("link lan:uplink veth up mtu=1500 peer=far:peer"), "\(state)")
+    }
 }
 
 /// The lines only in `a` (`-`) and only in `b` (`+`).

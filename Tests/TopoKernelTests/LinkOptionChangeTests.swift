@@ -116,4 +116,59 @@ struct LinkOptionChangeTests {
         let moved = changes(Self.script(overlay: " link m:mv0"))
         #expect(moved.contains { $0.operation == .removeLink(LinkID("o", "vx1")) }, "\(moved)")
     }
+
+    // MARK: children of a replaced parent
+
+    /// `a:u <-> a:w` with a macvlan `m:mv0` on `a:u` (and a vxlan `a:vx0` over it), topo's own
+    /// unless `childGroup` says otherwise.
+    static func parentObserved(childGroup: UInt32 = 7, vxlan: Bool = false) -> Observation {
+        let lo = LiveLink(name: "lo", index: 1, kind: nil, mtu: 65536, up: true)
+        var a = [lo,
+                 LiveLink(name: "u", index: 2, kind: "veth", peer: LinkID("a", "w"), up: true, group: 7),
+                 LiveLink(name: "w", index: 3, kind: "veth", peer: LinkID("a", "u"), up: true, group: 7)]
+        if vxlan {
+            a.append(LiveLink(name: "vx0", index: 4, kind: "vxlan", mtu: 1450, up: true, group: 7,
+                              options: .vxlan(VXLAN(vni: 5, remote: IPAddress("192.0.2.9")!, underlay: LinkID("a", "u")))))
+        }
+        let m = LiveNamespace(links: [lo, LiveLink(name: "mv0", index: 2, kind: "macvlan", up: true, group: childGroup,
+                                                   options: .macvlan(parent: LinkID("a", "u"), mode: .bridge))])
+        return Observation(existing: ["a", "m"],
+                           state: [hostNamespace: LiveNamespace(links: [lo]), "a": LiveNamespace(links: a), "m": m])
+    }
+    static let parentRecord = OwnershipRecord(namespaces: ["a", "m"], linkGroups: ["a": [7], "m": [7]])
+
+    /// The parent's veth gets another peer: it is replaced, and the kernel would delete the
+    /// macvlan with the old one, so the macvlan is replaced too (made again on the new parent).
+    /// Regression: it was kept, and was gone after the run (LinkKindKernelTests).
+    @Test func aReplacedParentReplacesItsChildren() {
+        let v1 = "ns a, m\nveth a:u <-> a:w\nmacvlan m:mv0 link a:u\n"
+        #expect(reconcile(plan: planOf(v1), observed: Self.parentObserved(), record: Self.parentRecord).changes == [])
+        let v2 = "ns a, m\nveth a:u <-> m:w\nmacvlan m:mv0 link a:u\n"
+        let r = reconcile(plan: planOf(v2), observed: Self.parentObserved(), record: Self.parentRecord)
+        #expect(r.conflicts.isEmpty, "\(r.conflicts)")
+        #expect(r.replaced == [LinkID("a", "u"), LinkID("a", "w"), LinkID("m", "mv0")], "\(r.replaced)")
+        func creates(_ c: Change) -> Bool {
+            if case .addMacvlan(LinkID("m", "mv0"), LinkID("a", "u"), .bridge) = c.operation { return c.mark == .create }
+            return false
+        }
+        #expect(r.changes.contains(where: creates), "\(r.changes)")
+    }
+
+    /// A macvlan topo did not make on a parent it replaces: the kernel would delete it, so the
+    /// run is a conflict naming it.
+    @Test func aForeignChildOfAReplacedParentIsAConflict() {
+        let v2 = "ns a, m\nveth a:u <-> m:w\nmacvlan m:mv0 link a:u\n"
+        let r = reconcile(plan: planOf(v2), observed: Self.parentObserved(childGroup: 0), record: Self.parentRecord)
+        #expect(r.conflicts.map(\.message).contains { $0.contains("replacing `a:u` would delete `m:mv0` with it, which topo did not make") },
+                "\(r.conflicts)")
+    }
+
+    /// A vxlan over a replaced underlay cannot be made again beside the old one (same VNI, same
+    /// socket namespace): a conflict that says why.
+    @Test func aVxlanOverAReplacedUnderlayIsAConflict() {
+        let v2 = "ns a, m\nveth a:u <-> m:w\nmacvlan m:mv0 link a:u\nvxlan a:vx0 id 5 remote 192.0.2.9 link a:u\n"
+        let r = reconcile(plan: planOf(v2), observed: Self.parentObserved(vxlan: true), record: Self.parentRecord)
+        #expect(r.conflicts.map(\.message).contains { $0.contains("`a:u`, the underlay of `a:vx0`, is replaced (the tunnel goes with it)") },
+                "\(r.conflicts)")
+    }
 }
