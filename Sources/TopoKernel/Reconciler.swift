@@ -290,6 +290,8 @@ private struct Reconciler {
         }
         // Attributes the script stopped setting.
         restoreDefaults()
+        // What a VRF's enslaving or release takes from a link.
+        readdAfterVRFCycle(mainSteps)
         // Removals.
         removals()
         out.afterApply = plan.steps.filter { $0.operation.isAfterApply }
@@ -385,8 +387,11 @@ private struct Reconciler {
         case .addVeth, .addBridge, .addDummy, .addVlan, .addMacvlan, .addIpvlan, .addVxlan, .addVrf:
             return  // pass 1
         case .setMaster(let id, let m):
+            // A master this run creates or replaces (a vrf given another table) is a new link of
+            // the old name: its ports are enslaved again, or they would leave with the old one.
+            let newMaster = fresh.contains(LinkID(id.namespace, m))
             attribute(s, id) { l in
-                l.master == m ? nil : (l.master.map { "master \($0)" } ?? "nomaster")
+                l.master == m && !newMaster ? nil : (l.master.map { "master \($0)" } ?? "nomaster")
             }
         case .setMTU(let id, let m):
             attribute(s, id) { l in l.mtu == m ? nil : "\(l.mtu)" }
@@ -446,6 +451,44 @@ private struct Reconciler {
             return
         }
         if let old = differs(l) { add(.change, s.operation, at: s.range, old: old) } else { out.skipped += 1 }
+    }
+
+    /// Enslaving an up link to a VRF, or releasing it from one, cycles it down and up (vrf.c,
+    /// cycle_netdev): the kernel drops its IPv6 addresses and every route through it. Those
+    /// the script wants, found in place before the run, are added again (after the master
+    /// change: the executor orders masters before addresses and routes).
+    mutating func readdAfterVRFCycle(_ steps: [PlanStep]) {
+        var cycled: Set<LinkID> = []
+        for c in out.changes {
+            let id: LinkID, newMaster: String?
+            switch c.operation {
+            case .setMaster(let l, let m): (id, newMaster) = (l, m)
+            case .setNoMaster(let l): (id, newMaster) = (l, nil)
+            default: continue
+            }
+            guard let l = existingLink(id), l.up else { continue }
+            func isVRF(_ name: String?) -> Bool {
+                guard let name else { return false }
+                let m = LinkID(id.namespace, name)
+                return desired[m]?.kind == .vrf || live[m]?.kind == "vrf"
+            }
+            if isVRF(l.master) || isVRF(newMaster) { cycled.insert(id) }
+        }
+        guard !cycled.isEmpty else { return }
+        func planned(_ op: Operation) -> Bool { out.changes.contains { $0.operation == op } }
+        for s in steps {
+            switch s.operation {
+            case .addAddress(let id, let p):
+                guard cycled.contains(id), p.address.family == .ipv6, !p.address.isLinkLocal, !planned(s.operation) else { continue }
+            case .addRoute(let ns, let want):
+                guard let r = observed.state[ns]?.routes.first(where: { routeMatches($0, want) }), let d = r.device,
+                      cycled.contains(LinkID(ns, d)), !planned(s.operation) else { continue }
+            default:
+                continue
+            }
+            add(.create, s.operation, at: s.range)
+            out.skipped -= 1
+        }
     }
 
     // MARK: dropped attributes

@@ -196,6 +196,112 @@ struct UMLAcceptanceTests {
         #expect((p["left"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "left behind: \(p["left"] ?? "")")
     }
 
+    // MARK: converging the kinds
+
+    static func convergeLab(table: Int, mode: String, id: Int) -> String {
+        """
+        ns vr, vx
+        veth vr:e0 <-> vx:e0
+        vrf vr:red table \(table) < e0 >
+        addr vr:e0 10.70.0.1/24, fd00:70::1/64
+        addr vx:e0 10.70.0.2/24, fd00:70::2/64
+        addr vx:lo 10.9.0.1/32
+        route vx default via 10.70.0.1
+        route vr 10.9.0.0/16 via 10.70.0.2 table \(table)
+        route vr fd00:99::/64 via fd00:70::2 table \(table)
+        ns lan, i1
+        veth lan:up <-> lan:e9
+        ipvlan i1:iv0 link lan:up mode \(mode)
+        vlan lan:up.5 link lan:up id \(id)
+
+        """
+    }
+
+    /// The links, addresses and routes of every namespace of `convergeLab`, from `ip -j`, as
+    /// sorted lines (no link-local addresses, operstate or statistics).
+    static func kindState(_ text: String) -> [String] {
+        var lines: [String] = []
+        var ns = ""
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("@@ns ") { ns = String(line.dropFirst(5)); continue }
+            guard line.hasPrefix("[") else { continue }
+            for o in jsonArrays(String(line)) {
+                if let name = o["ifname"] as? String, o["addr_info"] == nil {
+                    let info = o["linkinfo"] as? [String: Any]
+                    let data = (info?["info_data"] as? [String: Any]) ?? [:]
+                    let kept = data.filter { ["table", "mode", "id", "protocol"].contains($0.key) }
+                    lines.append("link \(ns):\(name) #\(o["ifindex"] ?? "?") \(info?["info_kind"] ?? "-") "
+                                 + "\(((o["flags"] as? [String]) ?? []).contains("UP") ? "up" : "down") mtu=\(o["mtu"] ?? "?") "
+                                 + "master=\(o["master"] ?? "-") \(canonicalJSON(kept))")
+                } else if let name = o["ifname"] as? String {
+                    for a in (o["addr_info"] as? [[String: Any]]) ?? [] where (a["scope"] as? String) != "link" {
+                        lines.append("addr \(ns):\(name) \(a["local"] ?? "?")/\(a["prefixlen"] ?? "?")")
+                    }
+                } else if let dst = o["dst"] as? String, (o["protocol"] as? String) != "kernel" {
+                    lines.append("route \(ns) \(o["table"] ?? "main") \(o["type"] ?? "unicast") \(dst) via \(o["gateway"] ?? "-") dev \(o["dev"] ?? "-")")
+                }
+            }
+        }
+        return lines.sorted()
+    }
+
+    /// One boot: a vrf given another table (replaced: its port follows it, the route moves to
+    /// the new table, a ping bound to the vrf goes through), an ipvlan's mode changed in place
+    /// and a vlan's id (replaced); the same converge failed at every operation in turn leaves
+    /// the kernel exactly as before it (judged by `ip -j`), until it goes through.
+    /// Regressions: the vrf's port kept its master's name but lost the master with the old vrf,
+    /// so the route in the new table failed the run; moved into the new vrf, the port lost its
+    /// IPv6 address and routes (the vrf cycles it), and a rollback lost them too.
+    @Test func kindsConvergeAndRollBack() throws {
+        let v1 = Self.convergeLab(table: 10, mode: "l2", id: 5), v2 = Self.convergeLab(table: 11, mode: "l3", id: 6)
+        let r = try UMLLane.topo(v1, check: """
+            st() { for n in vr vx lan i1; do echo "@@ns $n"; ip -n $n -d -j link show; ip -n $n -j addr show
+                   ip -n $n -4 -j route show table all; ip -n $n -6 -j route show table all; done; }
+            echo "@@mark v1"; st
+            \(UMLLane.writeFile("/tmp/lab.topo", v2))
+            k=0
+            while [ $k -lt 60 ]; do
+              if TOPO_FAIL_AT=$k "$TOPO" run "$LAB" > /tmp/out 2>&1; then echo "@@mark done $k"; cat /tmp/out; break; fi
+              if grep -q 'rollback incomplete' /tmp/out; then echo "@@mark incomplete $k"; cat /tmp/out; fi
+              echo "@@mark after $k"; st
+              k=$((k + 1))
+            done
+            echo "@@mark v2"; st
+            echo "@@mark ping"; ip netns exec vr ping -I red -c 2 -i 0.2 -W 2 10.9.0.1 2>&1 || echo "exit $?"
+            echo "@@mark ping6"; ip netns exec vr ping -6 -I red -c 2 -i 0.2 -W 2 fd00:70::2 2>&1 || echo "exit $?"
+            echo "@@mark rerun"; "$TOPO" run "$LAB" 2>&1 || echo "exit $?"
+            echo "@@mark destroy"; "$TOPO" destroy "$LAB" 2>&1 || echo "exit $?"
+            """, modules: ["ipv6"], timeout: 240)
+        r.expectSuccess()
+        let p = parts(r.checkOutput)
+        let before = Self.kindState(p["v1"] ?? "")
+        #expect(before.contains { $0.hasPrefix("link vr:e0 ") && $0.contains("master=red") }, "\(before)")
+        let injected = p.keys.filter { $0.hasPrefix("after ") }.sorted()
+        #expect(injected.count >= 5, "too few operations failed: \(injected)")
+        #expect(!p.keys.contains { $0.hasPrefix("incomplete ") }, "a rollback was incomplete: \(p.filter { $0.key.hasPrefix("incomplete ") })")
+        for k in injected {
+            let after = Self.kindState(p[k] ?? "")
+            #expect(after == before, "failure \(k) left the kernel changed:\n\(diffLines(before, after))")
+        }
+        let done = try #require(p.first { $0.key.hasPrefix("done ") }, "the converge never went through")
+        #expect(done.value.contains("~ vr:e0: master red → master red") && done.value.contains("- link vr:red (vrf, replaced)")
+                && done.value.contains("~ i1:iv0: ipvlan mode l2 → ipvlan mode l3") && done.value.contains("- link lan:up.5 (vlan, replaced)"),
+                "\(done.value)")
+        let after = Self.kindState(p["v2"] ?? "")
+        #expect(after.contains { $0.hasPrefix("link vr:e0 ") && $0.contains("master=red") }, "the port left the vrf: \(after)")
+        #expect(after.contains { $0.hasPrefix("link vr:red ") && $0.contains("\"table\":11") }, "\(after)")
+        #expect(after.contains("route vr 11 unicast 10.9.0.0/16 via 10.70.0.2 dev e0"), "\(after)")
+        // The new vrf cycled its port: the IPv6 address and route are there again.
+        #expect(after.contains("addr vr:e0 fd00:70::1/64") && after.contains("route vr 11 unicast fd00:99::/64 via fd00:70::2 dev e0"),
+                "\(after)")
+        #expect((p["ping6"] ?? "").contains("2 received"), "\(p["ping6"] ?? "")")
+        #expect(after.contains { $0.hasPrefix("link i1:iv0 ") && $0.contains("\"mode\":\"l3\"") }, "\(after)")
+        #expect(after.contains { $0.hasPrefix("link lan:up.5 ") && $0.contains("\"id\":6") }, "\(after)")
+        #expect((p["ping"] ?? "").contains("2 received"), "\(p["ping"] ?? "")")
+        #expect((p["rerun"] ?? "").contains("0 changes (already in place)"), "\(p["rerun"] ?? "")")
+        #expect(!(p["destroy"] ?? "").contains("exit "), "\(p["destroy"] ?? "")")
+    }
+
     // MARK: the examples
 
     static let laneExamples = ["router-on-a-stick", "vrf-lab", "shaping"]
