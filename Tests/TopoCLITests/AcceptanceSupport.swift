@@ -69,6 +69,15 @@ func goodputMbit(_ parts: [String: String], _ label: String) -> (mbit: Double?, 
     return (bps / 1e6, "")
 }
 
+/// The replies ping counted (`3 packets transmitted, 2 received, …`), nil without a summary.
+/// Reachability checks ask for at least one reply of three: on a loaded machine the first
+/// packet may wait out a slow neighbour resolution, which is not what they test.
+func pingReceived(_ output: String) -> Int? {
+    guard let line = output.split(separator: "\n").first(where: { $0.contains("packets transmitted") }),
+          let field = line.split(separator: ",").first(where: { $0.contains("received") }) else { return nil }
+    return Int(field.trimmingCharacters(in: .whitespaces).split(separator: " ")[0])
+}
+
 /// The JSON of `value` with sorted keys, so that dictionaries compare as text.
 func canonicalJSON(_ value: Any) -> String {
     guard JSONSerialization.isValidJSONObject([value]),

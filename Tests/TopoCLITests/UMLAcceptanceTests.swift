@@ -63,9 +63,7 @@ struct UMLAcceptanceTests {
 
         let delay = pingTimes(p["rtt delay"] ?? ""), both = pingTimes(p["rtt both"] ?? ""), changed = pingTimes(p["rtt changed"] ?? "")
         let loss = p["loss"] ?? ""
-        let received = loss.split(separator: "\n").first { $0.contains("packets transmitted") }
-            .flatMap { line in line.split(separator: ",").first { $0.contains("received") } }
-            .flatMap { Int($0.trimmingCharacters(in: .whitespaces).split(separator: " ")[0]) }
+        let received = pingReceived(loss)
         let g = goodputMbit(p, "both")
         func ms(_ t: [Double]) -> String { median(t).map { String(format: "%.1f", $0) } ?? "-" }
         print("measured (UML): delay 20ms RTT median \(ms(delay)) ms; loss 30%: \(received.map { "\(300 - $0)/300 lost" } ?? "-"); "
@@ -148,16 +146,16 @@ struct UMLAcceptanceTests {
     @Test func linkKindsWork() throws {
         let r = try UMLLane.topo(Self.kinds, check: """
             p() { echo "@@mark $1"; shift; "$@" 2>&1 || echo "exit $?"; }
-            p vlan100 ip netns exec t1 ping -c 2 -i 0.2 -W 2 10.100.0.2
-            p vlan200 ip netns exec t1 ping -c 2 -i 0.2 -W 2 10.200.0.2
-            p across ip netns exec h100 ping -c 2 -i 0.2 -W 1 10.0.0.2
-            p across-control ip netns exec h100 ping -c 1 -W 2 10.100.0.1
-            p ipvlan ip netns exec i1 ping -c 2 -i 0.2 -W 2 10.60.0.2
-            p ipvlan-far ip netns exec i1 ping -c 2 -i 0.2 -W 2 10.60.0.9
+            p vlan100 ip netns exec t1 ping -c 3 -i 0.2 -W 2 10.100.0.2
+            p vlan200 ip netns exec t1 ping -c 3 -i 0.2 -W 2 10.200.0.2
+            p across ip netns exec h100 ping -c 3 -i 0.2 -W 1 10.0.0.2
+            p across-control ip netns exec h100 ping -c 3 -i 0.2 -W 2 10.100.0.1
+            p ipvlan ip netns exec i1 ping -c 3 -i 0.2 -W 2 10.60.0.2
+            p ipvlan-far ip netns exec i1 ping -c 3 -i 0.2 -W 2 10.60.0.9
             p vrf ip netns exec vr ping -I red -c 2 -i 0.2 -W 2 10.9.0.1
             p novrf ip netns exec vr ping -c 1 -W 1 10.9.0.1
             p table ip -n vr -j route show table 10
-            p dummy ip netns exec d ping -c 1 -W 2 192.0.2.1
+            p dummy ip netns exec d ping -c 3 -i 0.2 -W 2 192.0.2.1
             p links sh -c 'for n in t1 h100 h200 i1 i2 vr d; do ip -n $n -d -j link show; done'
             p addr ip -n d -j addr show d0
             p rerun "$TOPO" run "$LAB"
@@ -169,10 +167,9 @@ struct UMLAcceptanceTests {
         for (part, what) in [("vlan100", "over vlan 100"), ("vlan200", "over vlan 200"), ("across-control", "h100 to t1 over vlan 100"),
                              ("ipvlan", "between the ipvlans"), ("ipvlan-far", "from an ipvlan to the parent's far end"),
                              ("vrf", "through the vrf's table"), ("dummy", "to the dummy's address")] {
-            #expect((p[part] ?? "").contains(part == "across-control" || part == "dummy" ? "1 received" : "2 received"),
-                    "no ping \(what): \(p[part] ?? "")")
+            #expect((pingReceived(p[part] ?? "") ?? 0) >= 1, "no ping \(what): \(p[part] ?? "")")
         }
-        #expect((p["across"] ?? "").contains("0 received"), "vlan 100 reached vlan 200: \(p["across"] ?? "")")
+        #expect(pingReceived(p["across"] ?? "") == 0, "vlan 100 reached vlan 200: \(p["across"] ?? "")")
         #expect((p["novrf"] ?? "").contains("exit "), "10.9.0.1 reached outside the vrf: \(p["novrf"] ?? "")")
         let table = jsonArrays(p["table"] ?? "")
         #expect(table.contains { $0["dst"] as? String == "10.9.0.0/16" && $0["gateway"] as? String == "10.70.0.2" }, "\(p["table"] ?? "")")
@@ -268,7 +265,7 @@ struct UMLAcceptanceTests {
             done
             echo "@@mark v2"; st
             echo "@@mark ping"; ip netns exec vr ping -I red -c 2 -i 0.2 -W 2 10.9.0.1 2>&1 || echo "exit $?"
-            echo "@@mark ping6"; ip netns exec vr ping -6 -I red -c 2 -i 0.2 -W 2 fd00:70::2 2>&1 || echo "exit $?"
+            echo "@@mark ping6"; ip netns exec vr ping -6 -I red -c 3 -i 0.2 -W 2 fd00:70::2 2>&1 || echo "exit $?"
             echo "@@mark rerun"; "$TOPO" run "$LAB" 2>&1 || echo "exit $?"
             echo "@@mark destroy"; "$TOPO" destroy "$LAB" 2>&1 || echo "exit $?"
             """, modules: ["ipv6"], timeout: 240)
@@ -294,10 +291,10 @@ struct UMLAcceptanceTests {
         // The new vrf cycled its port: the IPv6 address and route are there again.
         #expect(after.contains("addr vr:e0 fd00:70::1/64") && after.contains("route vr 11 unicast fd00:99::/64 via fd00:70::2 dev e0"),
                 "\(after)")
-        #expect((p["ping6"] ?? "").contains("2 received"), "\(p["ping6"] ?? "")")
+        #expect((pingReceived(p["ping6"] ?? "") ?? 0) >= 1, "\(p["ping6"] ?? "")")
         #expect(after.contains { $0.hasPrefix("link i1:iv0 ") && $0.contains("\"mode\":\"l3\"") }, "\(after)")
         #expect(after.contains { $0.hasPrefix("link lan:up.5 ") && $0.contains("\"id\":6") }, "\(after)")
-        #expect((p["ping"] ?? "").contains("2 received"), "\(p["ping"] ?? "")")
+        #expect((pingReceived(p["ping"] ?? "") ?? 0) >= 1, "\(p["ping"] ?? "")")
         #expect((p["rerun"] ?? "").contains("0 changes (already in place)"), "\(p["rerun"] ?? "")")
         #expect(!(p["destroy"] ?? "").contains("exit "), "\(p["destroy"] ?? "")")
     }
