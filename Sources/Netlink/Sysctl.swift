@@ -16,14 +16,26 @@ public enum Sysctl {
         return "/proc/sys/" + parts.joined(separator: "/")
     }
 
-    /// `sysctl -w KEY=VALUE` in the calling thread's namespace.
+    /// `sysctl -w KEY=VALUE` in the calling thread's namespace: VALUE and a newline, written as
+    /// sysctl(8) writes them (stdio: what a short write leaves is written again).
+    ///
+    /// A short write is not an error: Linux 6.1 (the user-mode-Linux lane's kernel; 6.18 does
+    /// not) answers a write of `net.ipv6.conf.*.forwarding` with 1 whatever its length
+    /// (addrconf_sysctl_forward returns addrconf_fixup_forwarding's 1) after applying the
+    /// value; the newline that is left then parses as no value and changes nothing.
     public static func write(key: String, value: String) throws {
         let p = try path(for: key)
         let fd = try syscallChecked("open(\(p))") { open(p, O_WRONLY | O_CLOEXEC) }
         defer { close(fd) }
         let bytes = Array(value.utf8) + [0x0a]
-        let n = try bytes.withUnsafeBytes { b in try syscallChecked("write(\(p))") { Glibc.write(fd, b.baseAddress, b.count) } }
-        guard n == bytes.count else { throw NetlinkError.system(call: "write(\(p)) short", errno: EIO) }
+        var done = 0
+        for _ in 0..<bytes.count where done < bytes.count {
+            let n = try bytes.withUnsafeBytes { b in
+                try syscallChecked("write(\(p))") { Glibc.write(fd, b.baseAddress! + done, b.count - done) }
+            }
+            guard n > 0 else { throw NetlinkError.system(call: "write(\(p)) wrote nothing", errno: EIO) }
+            done += n
+        }
     }
 
     /// `sysctl -n KEY` in the calling thread's namespace, without the trailing newline.

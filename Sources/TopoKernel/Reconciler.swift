@@ -242,8 +242,36 @@ private struct Reconciler {
         case .vlan, .macvlan, .ipvlan, .vxlan, .vrf:
             guard l.kind == want.kind.rawValue, let a = l.options, let b = want.options else { return false }
             if case .vrf(let t1) = a, case .vrf(let t2) = b { return t1 == t2 }
+            if case .vxlan(let have) = a, case .vxlan(let x) = b {
+                // The kernel looks a new underlay up in the tunnel's socket namespace (where it
+                // was created from: the underlay's, else its own) and keeps the old underlay when
+                // a change names none (vxlan_config_apply): both are identity.
+                if vxlanSocketNamespace(have, want.id) != vxlanSocketNamespace(x, want.id) { return false }
+                if have.underlay != nil && x.underlay == nil { return false }
+            }
             return a.sameIdentity(as: b)
         }
+    }
+
+    func vxlanSocketNamespace(_ x: VXLAN, _ id: LinkID) -> String { x.underlay?.namespace ?? id.namespace }
+
+    /// Why a topo-owned vxlan cannot be replaced by `want`, or nil: the old one stays (renamed)
+    /// until the run commits, and the kernel refuses a second vxlan with the same VNI, port and
+    /// family in one socket namespace ("A VXLAN device with the specified VNI already exists").
+    func vxlanReplacementClash(_ l: LiveLink, _ want: Topology.Interface) -> String? {
+        guard case .vxlan(let have)? = l.options, case .vxlan(let x)? = want.options,
+              have.vni == x.vni, have.port == x.port, have.isIPv6 == x.isIPv6,
+              vxlanSocketNamespace(have, want.id) == vxlanSocketNamespace(x, want.id) else { return nil }
+        let why = replacedParent(want).map { "`\($0)`, the underlay of `\(want.id)`, is replaced (the tunnel goes with it)" }
+            ?? "the kernel cannot drop the underlay of `\(want.id)` in place"
+        return why + ", and a new vxlan with VNI \(x.vni) on port \(x.port) cannot be made beside the old one "
+            + "while the run can still be undone; change the VNI too, or destroy the topology and run it again"
+    }
+
+    /// The parent (or vxlan underlay) of `want` when this run replaces it: the kernel deletes a
+    /// stacked link with its lower device, so the link must be made again on the new one.
+    func replacedParent(_ want: Topology.Interface) -> LinkID? {
+        want.options?.parent.flatMap { out.replaced.contains($0) ? $0 : nil }
     }
 
     mutating func run() -> Reconciliation {
@@ -267,6 +295,8 @@ private struct Reconciler {
         }
         // Attributes the script stopped setting.
         restoreDefaults()
+        // What a VRF's enslaving or release takes from a link.
+        readdAfterVRFCycle(mainSteps)
         // Removals.
         removals()
         out.afterApply = plan.steps.filter { $0.operation.isAfterApply }
@@ -303,10 +333,14 @@ private struct Reconciler {
                 allInPlace = false
                 continue
             }
-            if sameIdentity(l, want) && !out.replaced.contains(e) { continue }
+            if sameIdentity(l, want) && !out.replaced.contains(e) && replacedParent(want) == nil { continue }
             allInPlace = false
-            if owned(e, l) {
+            if owned(e, l), let why = vxlanReplacementClash(l, want) {
+                clash.append(why)
+            } else if owned(e, l) {
                 replace(e, l)
+            } else if let p = replacedParent(want), sameIdentity(l, want) {
+                clash.append("replacing `\(p)` would delete `\(e)` with it, which topo did not make")
             } else {
                 clash.append("`\(e)` exists already as \(describe(l))")
             }
@@ -316,6 +350,13 @@ private struct Reconciler {
             return
         }
         if allInPlace {
+            // The same link; what the kernel can change in place (a macvlan's or ipvlan's mode,
+            // a vxlan's remote, group, local, underlay, ttl: LinkOptions) is changed.
+            if ends.count == 1, let e = ends.first, let want = desired[e]?.options,
+               let have = live[e]?.options, have != want {
+                linkDecisions[k] = Change(.change, PlanStep(.changeLink(e, want), at: s.range), old: PlanText.options(have))
+                return
+            }
             out.skipped += 1
             return
         }
@@ -351,8 +392,11 @@ private struct Reconciler {
         case .addVeth, .addBridge, .addDummy, .addVlan, .addMacvlan, .addIpvlan, .addVxlan, .addVrf:
             return  // pass 1
         case .setMaster(let id, let m):
+            // A master this run creates or replaces (a vrf given another table) is a new link of
+            // the old name: its ports are enslaved again, or they would leave with the old one.
+            let newMaster = fresh.contains(LinkID(id.namespace, m))
             attribute(s, id) { l in
-                l.master == m ? nil : (l.master.map { "master \($0)" } ?? "nomaster")
+                l.master == m && !newMaster ? nil : (l.master.map { "master \($0)" } ?? "nomaster")
             }
         case .setMTU(let id, let m):
             attribute(s, id) { l in l.mtu == m ? nil : "\(l.mtu)" }
@@ -412,6 +456,44 @@ private struct Reconciler {
             return
         }
         if let old = differs(l) { add(.change, s.operation, at: s.range, old: old) } else { out.skipped += 1 }
+    }
+
+    /// Enslaving an up link to a VRF, or releasing it from one, cycles it down and up (vrf.c,
+    /// cycle_netdev): the kernel drops its IPv6 addresses and every route through it. Those
+    /// the script wants, found in place before the run, are added again (after the master
+    /// change: the executor orders masters before addresses and routes).
+    mutating func readdAfterVRFCycle(_ steps: [PlanStep]) {
+        var cycled: Set<LinkID> = []
+        for c in out.changes {
+            let id: LinkID, newMaster: String?
+            switch c.operation {
+            case .setMaster(let l, let m): (id, newMaster) = (l, m)
+            case .setNoMaster(let l): (id, newMaster) = (l, nil)
+            default: continue
+            }
+            guard let l = existingLink(id), l.up else { continue }
+            func isVRF(_ name: String?) -> Bool {
+                guard let name else { return false }
+                let m = LinkID(id.namespace, name)
+                return desired[m]?.kind == .vrf || live[m]?.kind == "vrf"
+            }
+            if isVRF(l.master) || isVRF(newMaster) { cycled.insert(id) }
+        }
+        guard !cycled.isEmpty else { return }
+        func planned(_ op: Operation) -> Bool { out.changes.contains { $0.operation == op } }
+        for s in steps {
+            switch s.operation {
+            case .addAddress(let id, let p):
+                guard cycled.contains(id), p.address.family == .ipv6, !p.address.isLinkLocal, !planned(s.operation) else { continue }
+            case .addRoute(let ns, let want):
+                guard let r = observed.state[ns]?.routes.first(where: { routeMatches($0, want) }), let d = r.device,
+                      cycled.contains(LinkID(ns, d)), !planned(s.operation) else { continue }
+            default:
+                continue
+            }
+            add(.create, s.operation, at: s.range)
+            out.skipped -= 1
+        }
     }
 
     // MARK: dropped attributes

@@ -333,7 +333,9 @@ private struct ShowBuilder {
             let isShown = shownSet.contains(ns)
             // Of a namespace that is not shown, only the links themselves.
             if !isShown && ns != hostNamespace { continue }
-            let down = ls.filter { !$0.up }.map { ref(LinkID(ns, $0.name)) }
+            // `lo` of a named namespace is up in what topo makes; `ip netns add` leaves it down.
+            let loDown = isShown && ns != hostNamespace && st.links.contains { $0.name == "lo" && $0.kind == nil && !$0.up }
+            let down = ls.filter { !$0.up }.map { ref(LinkID(ns, $0.name)) } + (loDown ? [ref(LinkID(ns, "lo"))] : [])
             if !down.isEmpty { out.append(.declaration(.linkState(down, up: false))) }
             do {
                 // `lo` of a named namespace: only what was added (not 127.0.0.1/8, ::1/128).

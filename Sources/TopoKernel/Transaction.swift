@@ -98,6 +98,8 @@ struct Transaction {
     var doomed: UInt32 = 0
     var doomedNamespaces: [String] = []
     var tombstones: [String: Set<String>] = [:]
+    /// The links this run removes or replaces (each is retired).
+    var removedLinks: Set<LinkID> = []
     var desired = Topology()
     var desiredIndex: [LinkID: Int] = [:]
     var removedAddresses: Set<OwnershipRecord.OwnedAddress> = []
@@ -127,6 +129,10 @@ struct Transaction {
         doomed = fresh()
 
         let rec = context.reconciliation
+        removedLinks = Set(rec.changes.compactMap { c -> LinkID? in
+            if case .removeLink(let l) = c.operation { return l }
+            return nil
+        })
         let creating = Set(rec.changes.compactMap { c -> String? in
             if case .addNamespace(let n) = c.operation { return n }
             return nil
@@ -197,6 +203,12 @@ struct Transaction {
                 var it = Item(change: ci, namespace: l.namespace, action: .op(.setMaster(link: l.name, master: master)), phase: .local, rank: 1)
                 if let old = live[l], !isFresh(l) {
                     it.undo = [(l.namespace, .setMaster(link: l.name, master: old.master))]
+                    // Into or out of a VRF, an up link is cycled (vrf.c): it loses its IPv6
+                    // addresses and the routes through it, which the undo puts back (the undo
+                    // of a retired old master does, when it is one: after it is back).
+                    if old.up, !removedLinks.contains(LinkID(l.namespace, old.master ?? "")) {
+                        it.softUndo += cycleLosses(l, old)
+                    }
                     if inPlace(l) {
                         if desiredMaster(l) == nil { it.retract = [.master(l, nil)] } else { it.facts = [.master(l, old.master)] }
                     }
@@ -311,6 +323,21 @@ struct Transaction {
 
     func desiredInterface(_ id: LinkID) -> Topology.Interface? { desiredIndex[id].map { desired.interfaces[$0] } }
 
+    /// What an up link loses when a VRF takes or releases it (vrf.c cycles it down and up): its
+    /// IPv6 addresses and the routes through it, as they were before the run.
+    func cycleLosses(_ l: LinkID, _ link: LiveLink) -> [(String, KernelOp)] {
+        let st = context.observation.state[l.namespace]
+        var out: [(String, KernelOp)] = []
+        for a in st?.addresses ?? [] where a.link == l.name && a.prefix.address.family == .ipv6 && !a.prefix.address.isLinkLocal {
+            out.append((l.namespace, .addAddress(link: l.name, prefix: a.prefix)))
+        }
+        for r in st?.routes ?? [] where r.device == l.name {
+            out.append((l.namespace, .addRoute(r)))
+        }
+        return out
+    }
+
+
     func removingAddress(_ l: LinkID, _ p: IPPrefix) -> Bool {
         removedAddresses.contains(OwnershipRecord.OwnedAddress(link: l, prefix: p))
     }
@@ -333,6 +360,14 @@ struct Transaction {
                           action: .op(.renameLink(name: id.name, newName: tomb, group: doomed)), phase: phase,
                           facts: [.group(ns, doomed)], retract: [.link(id)])
             it.undo = [(ns, .renameLink(name: tomb, newName: id.name, group: li.group))]
+            // A master's ports that stay were moved to its replacement (or released); their own
+            // undo names the master, which is then the replacement: put them back in this one.
+            for port in context.observation.state[ns]?.links ?? [] where port.master == id.name {
+                let pid = LinkID(ns, port.name)
+                guard !removedLinks.contains(pid) else { continue }
+                it.undo.append((ns, .setMaster(link: port.name, master: id.name)))
+                if port.up && li.kind == "vrf" { it.softUndo += cycleLosses(pid, port) }
+            }
             // Going down costs a link its IPv6 addresses and the routes through it: put them back.
             if li.up {
                 let st = context.observation.state[ns]

@@ -10,6 +10,10 @@
 /// | ipvlan | parent | mode |
 /// | vxlan | VNI, port, family of the remote | remote/group, local, underlay, ttl |
 /// | vrf | — | table |
+///
+/// A vxlan's underlay changes in place only within the namespace of its socket (the
+/// underlay's, else its own), and the kernel never drops one: the reconciler
+/// (`Reconciler.sameIdentity`) treats both as identity.
 public enum LinkOptions: Hashable, Sendable {
     /// `vlan IF link PARENT id N [protocol 802.1q|802.1ad]`
     case vlan(VLAN)

@@ -88,7 +88,7 @@ public enum PlanText {
     }
 
     /// The in-place options of a link, as `changeLink` sets them.
-    static func options(_ o: LinkOptions) -> String {
+    public static func options(_ o: LinkOptions) -> String {
         switch o {
         case .vlan(let v): return "vlan id \(v.id)"
         case .macvlan(_, let m): return "macvlan mode \(m.rawValue)"

@@ -138,7 +138,8 @@ func normalizeState(_ dump: String) -> [String] {
                 if let b = o["burst"] as? Int { s += " burst=\((b + 512) / 1024)kb" }
                 if let l = o["lat"] as? Int { s += " lat=\(l / 1000)ms" }
             } else {
-                s += " " + o.keys.sorted().map { "\($0)=\(o[$0]!)" }.joined(separator: " ")
+                // Nested options (netem's `delay`, `loss-random`) as JSON with sorted keys.
+                s += " " + o.keys.sorted().map { "\($0)=\(canonicalJSON(o[$0]!))" }.joined(separator: " ")
             }
             lines.append(s)
         }

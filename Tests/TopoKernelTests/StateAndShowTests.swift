@@ -156,7 +156,8 @@ func files(_ dir: String) -> [String] {
             .route(namespace: l("h1"), destination: l(.prefix(pfx("fd01::/64"))), via: nil, dev: r("h1", "eth0"), metric: nil),
             // IPv4 forwarding only: exactly that, not `forward` (which would switch IPv6 on too).
             .sysctl(namespace: l("h1"), key: l("net.ipv4.ip_forward"), value: l("1")),
-            .linkState([r("h2", "b")], up: false),
+            // h2's lo was never brought up (the plan above has no `set h2:lo up`): shown down.
+            .linkState([r("h2", "b"), r("h2", "lo")], up: false),
             .address(r(nil, "br0"), [l(pfx("10.0.0.254/24"))]),
         ]
         #expect(topo.declarations() == expected)
