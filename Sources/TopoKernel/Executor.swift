@@ -29,7 +29,7 @@ public struct ApplyOptions: Sendable {
     /// A hash of the script's text, recorded for `topo ls` ("script changed since").
     public var scriptHash: String?
     /// Called after each batch with (operations done, operations in all) — for a progress line.
-    public var progress: ((Int, Int) -> Void)?
+    public var progress: (@Sendable (Int, Int) -> Void)?
     /// Only these namespaces are read and reconciled (the REPL: the namespaces an input
     /// touches); what the plan and the record hold elsewhere is taken to be in place. Nil: all.
     public var scope: Set<String>?
@@ -38,7 +38,7 @@ public struct ApplyOptions: Sendable {
                 stateDirectory: String = StateStore.defaultDirectory, allowExec: Bool = false,
                 failAt: Int? = ApplyOptions.environmentFailAt(), pingTimeout: Double = 5,
                 runActions: Bool = true, linkGroup: UInt32? = nil, scriptHash: String? = nil,
-                progress: ((Int, Int) -> Void)? = nil, scope: Set<String>? = nil) {
+                progress: (@Sendable (Int, Int) -> Void)? = nil, scope: Set<String>? = nil) {
         self.stateKey = stateKey
         self.scriptPath = scriptPath
         self.stateDirectory = stateDirectory

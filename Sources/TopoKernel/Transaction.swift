@@ -29,13 +29,13 @@ struct Transaction {
     let failAt: Int?
     var group: UInt32?
     let timing: PhaseTimer
-    let progress: ((Int, Int) -> Void)?
+    let progress: (@Sendable (Int, Int) -> Void)?
     /// `TOPO_CRASH_AT`: the operation before which the process kills itself (crash tests).
     let crashAt: Int? = getenv("TOPO_CRASH_AT").flatMap { Int(String(cString: $0)) }
     var scriptHash: String? = nil
 
     init(backend: KernelBackend, store: StateStore, key: String?, script: String, plan: Plan, context: Executor.Context,
-         prior: OwnershipRecord, failAt: Int?, group: UInt32?, timing: PhaseTimer, progress: ((Int, Int) -> Void)?) {
+         prior: OwnershipRecord, failAt: Int?, group: UInt32?, timing: PhaseTimer, progress: (@Sendable (Int, Int) -> Void)?) {
         self.backend = backend
         self.store = store
         self.key = key
