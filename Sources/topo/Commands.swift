@@ -154,7 +154,7 @@ func actionText(_ outcome: ActionOutcome, location: String?) -> String {
 func destroyCommand(file: String, text: String?, name: String, mode: DestroyMode) throws -> Int32 {
     if let code = requirePrivileges("destroy") { return code }
     let (key, _) = scriptIdentity(file: file, text: text)
-    do {
+    return reportingKernelErrors {
         let result = try withSignalsDeferred {
             try Executor(backend: try NetlinkBackend()).destroy(stateKey: key, mode: mode)
         }
@@ -167,6 +167,14 @@ func destroyCommand(file: String, text: String?, name: String, mode: DestroyMode
             print("\(name): \(result.summary)")
         }
         return Exit.ok
+    }
+}
+
+/// Runs a command that has no script to point into: an execution error is printed without a
+/// source excerpt, anything else as `topo: …`; both become the matching exit code.
+func reportingKernelErrors(_ body: () throws -> Int32) -> Int32 {
+    do {
+        return try body()
     } catch let error as ExecutionError {
         printError(error.rendered(in: nil))
         return error.exitCode
@@ -177,7 +185,7 @@ func destroyCommand(file: String, text: String?, name: String, mode: DestroyMode
 }
 
 func showCommand(format: ShowFormat, namespaces: [String]) throws -> Int32 {
-    do {
+    reportingKernelErrors {
         let executor = Executor(backend: try NetlinkBackend())
         var live = try executor.show()
         if !namespaces.isEmpty {
@@ -193,12 +201,6 @@ func showCommand(format: ShowFormat, namespaces: [String]) throws -> Int32 {
         case .json: writeOut(live.json())
         }
         return Exit.ok
-    } catch let error as ExecutionError {
-        printError(error.rendered(in: nil))
-        return error.exitCode
-    } catch {
-        printError("topo: \(error)")
-        return Exit.kernel
     }
 }
 

@@ -139,7 +139,9 @@ struct DaemonTests {
     /// The spawning process exits; the daemon lives on (its own session, reparented).
     @Test func aDaemonSurvivesTheProcessThatStartedIt() async throws {
         let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
-            let d = try Processes.startDaemon(["/bin/sleep", "30"], logPath: "/dev/null")
+            // Long enough to outlive a late check: under the full suite's load the test resumed after
+            // the exit test more than 30 s later (its continuation waits for a cooperative thread).
+            let d = try Processes.startDaemon(["/bin/sleep", "3600"], logPath: "/dev/null")
             print("\(d.pid) \(d.startTime)")
         }
         let words = String(decoding: result?.standardOutputContent ?? [], as: UTF8.self)

@@ -4,7 +4,8 @@
 # The runner copies this file into its lane directory LANE on the host, with LANE/lane.conf
 # (settings) and LANE/test.sh (the test script) beside it, and boots UML with the host's root
 # file system read-only and `init=LANE/init`. This wrapper:
-#   1. sets PATH and mounts proc, sysfs and tmpfs on /run and /tmp (the root stays read-only);
+#   1. sets PATH and mounts proc, sysfs and tmpfs on /run and /tmp (the root stays read-only;
+#      a LANE_CWD under /tmp is mounted again over the tmpfs, from the host, read-only);
 #   2. mounts the one writable host directory, LANE_OUT, at /run/out (hostfs);
 #   3. loads the modules asked for with `modprobe -d DIR NAME`, DIR being a tree made here in
 #      /run whose lib/modules/$(uname -r) links to the host's UML modules, and points the
@@ -54,6 +55,13 @@ echo "init $(cut -d' ' -f1 /proc/uptime)" > /run/out/timing
 # The test script is read before /tmp is covered (the lane directory usually lives in /tmp).
 cp "$lane/test.sh" /run/lane/test.sh || fail "cannot copy the test script"
 mount -t tmpfs -o mode=1777 tmpfs /tmp || fail "cannot mount a tmpfs on /tmp"
+# A working directory under /tmp (a clone made there) would be hidden by that tmpfs: the host's
+# directory is mounted at the same path again, read-only like the rest of the root.
+case $LANE_CWD/ in
+/tmp/*)
+    mkdir -p "$LANE_CWD" && mount -r -t hostfs -o "$LANE_CWD" none "$LANE_CWD" ||
+        fail "cannot mount host directory $LANE_CWD at itself under the tmpfs /tmp" ;;
+esac
 
 # Modules: modprobe looks in DIR/lib/modules/$(uname -r).
 release=$(uname -r)

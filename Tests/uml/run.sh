@@ -62,7 +62,9 @@ release=$("$kernel" --version 2>/dev/null) || die "$kernel --version failed"
 [ -d "$modules/$release" ] || die "no modules for UML $release under $modules (apt-get install user-mode-linux)"
 command -v unshare > /dev/null && command -v setpriv > /dev/null || die "unshare and setpriv (util-linux) are missing"
 cwd=$(cd "$cwd" 2>/dev/null && pwd) || die "no such directory: $cwd"
-case $cwd/ in /tmp/*) die "the working directory $cwd is under /tmp, which is a tmpfs inside UML" ;; esac
+# /tmp is a tmpfs inside UML: a working directory under it is mounted there again (hostfs,
+# read-only), so its path goes into a mount option.
+case $cwd/ in /tmp/*) plain_cwd=1 ;; *) plain_cwd="" ;; esac
 
 # Paths that go on UML's command line or into a hostfs mount option: no blanks, no commas.
 plain() { [[ $1 != *[[:space:],\"]* ]] || die "$2 '$1' must not contain blanks, commas or quotes"; }
@@ -101,6 +103,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 plain "$lane" "the temp dir"
+[ -z "$plain_cwd" ] || plain "$cwd" "the working directory"
 
 if [ -z "$outdir" ]; then outdir=$lane/out; fi
 mkdir -p "$outdir" || die "cannot make $outdir"
