@@ -426,8 +426,10 @@ private struct Reconciler {
             }
         case .addRoute(let ns, let want):
             let routes = observed.state[ns]?.routes ?? []
-            if routes.contains(where: { routeMatches($0, want) }) {
-                out.skipped += 1
+            if let r = routes.first(where: { routeMatches($0, want) }) {
+                // A route through a link this run replaces goes with the old link (taken down
+                // first): it is added again, on the new one.
+                if let d = r.device, fresh.contains(LinkID(ns, d)) { add(.create, op, at: s.range) } else { out.skipped += 1 }
             } else if let other = routes.first(where: { sameRouteKey($0, want) }) {
                 let ours = record.routes.contains(where: { $0.namespace == ns && routeMatches(other, $0.route) })
                 if ours {

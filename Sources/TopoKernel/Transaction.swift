@@ -309,8 +309,6 @@ struct Transaction {
                 continue  // at commit
             case .startDaemon, .ping, .exec:
                 continue
-            default:
-                continue
             }
         }
         // Stable order by phase, then (phases 4/5) by namespace batches, ranks inside.
@@ -353,8 +351,18 @@ struct Transaction {
             let ns = id.namespace
             let tomb = tombstone(in: ns)
             if li.up {
-                items.append(Item(change: nil, namespace: ns, action: .op(.setUp(link: id.name, up: false)), phase: phase,
-                                  undo: [(ns, .setUp(link: id.name, up: true))]))
+                // Going down costs a link its IPv6 addresses and the routes through it: its undo
+                // brings it up and puts them back (run after the rename's undo, in reverse order).
+                var down = Item(change: nil, namespace: ns, action: .op(.setUp(link: id.name, up: false)), phase: phase,
+                                undo: [(ns, .setUp(link: id.name, up: true))])
+                let st = context.observation.state[ns]
+                for a in st?.addresses ?? [] where a.link == id.name && !a.prefix.address.isLinkLocal {
+                    down.softUndo.append((ns, .addAddress(link: id.name, prefix: a.prefix)))
+                }
+                for r in st?.routes ?? [] where r.device == id.name {
+                    down.softUndo.append((ns, .addRoute(r)))
+                }
+                items.append(down)
             }
             var it = Item(change: k == 0 ? change : nil, namespace: ns,
                           action: .op(.renameLink(name: id.name, newName: tomb, group: doomed)), phase: phase,
@@ -367,16 +375,6 @@ struct Transaction {
                 guard !removedLinks.contains(pid) else { continue }
                 it.undo.append((ns, .setMaster(link: port.name, master: id.name)))
                 if port.up && li.kind == "vrf" { it.softUndo += cycleLosses(pid, port) }
-            }
-            // Going down costs a link its IPv6 addresses and the routes through it: put them back.
-            if li.up {
-                let st = context.observation.state[ns]
-                for a in st?.addresses ?? [] where a.link == id.name && !a.prefix.address.isLinkLocal {
-                    it.softUndo.append((ns, .addAddress(link: id.name, prefix: a.prefix)))
-                }
-                for r in st?.routes ?? [] where r.device == id.name {
-                    it.softUndo.append((ns, .addRoute(r)))
-                }
             }
             items.append(it)
             tombstones[ns, default: []].insert(tomb)

@@ -85,6 +85,14 @@ let edits: [Edit] = [
         sysctl pre net.ipv4.ip_forward = 1
         addr pre:dum0 10.3.0.1/24
         """, v2: "ns pre"),
+    // The kernel drops the routes through a link topo replaces; one the script keeps is added again.
+    Edit(name: "re-peer a routed link", v1: """
+        ns a; ns b; ns c; veth a:e1 <-> b:e0; addr a:e1 10.0.0.1/30; addr b:e0 10.0.0.2/30
+        route a 10.9.0.0/16 via 10.0.0.2
+        """, v2: """
+        ns a; ns b; ns c; veth a:e1 <-> c:e0; addr a:e1 10.0.0.1/30; addr c:e0 10.0.0.2/30
+        route a 10.9.0.0/16 via 10.0.0.2
+        """),
 ]
 
 /// A fake kernel with a namespace `pre` the scripts do not create, holding `dum0`.
@@ -155,7 +163,7 @@ func withoutHandMade(_ s: [String: RecordingBackend.FakeNSSnapshot], _ ns: Strin
     }
 
     /// A failure at any operation of a converge leaves the kernel and the record as before it.
-    @Test(arguments: [0, 1, 4, 7, 8])
+    @Test(arguments: [0, 1, 4, 7, 8, 10])
     func failedConvergeRestoresEverything(which: Int) throws {
         let edit = edits[which]
         let dir = tempDir()

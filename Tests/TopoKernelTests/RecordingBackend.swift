@@ -186,10 +186,19 @@ final class RecordingBackend: KernelBackend {
                 return .failure(.errno(EADDRNOTAVAIL))
             }
             namespaces[n]!.addresses.remove(at: i)
-        case .addRoute(let r):
+        case .addRoute(var r):
             if let d = r.device, !has(LinkID(n, d)) { return .failure(.errno(ENODEV)) }
             if namespaces[n]!.routes.contains(where: { $0.destination == r.destination && normMetric($0) == normMetric(r) }) {
                 return .failure(.errno(EEXIST))
+            }
+            // Like the kernel: a route via a gateway goes out of the up link whose subnet holds it.
+            if r.device == nil, let gw = r.gateway {
+                guard let a = namespaces[n]!.addresses.first(where: {
+                    $0.prefix.network.contains(gw) && link(LinkID(n, $0.link))?.up == true
+                }) else {
+                    return .failure(.errno(ENETUNREACH))
+                }
+                r.device = a.link
             }
             namespaces[n]!.routes.append(r)
         case .deleteRoute(let r):
