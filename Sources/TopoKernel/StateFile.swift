@@ -335,7 +335,7 @@ public enum Fact: Hashable, Sendable {
 ///     begin 1764650100-4711 ~…       (a run started: what follows is its journal)
 ///     + ns h2 ~…                     (written before the kernel change it records)
 ///     - addr h1 eth0 10.0.0.1/24 ~…  (written after the removal it records)
-///     commit 1764650100-4711 ~…      (the run finished; the file is then rewritten compactly)
+///     commit 1764650100-4711 ~…      (the run finished; a large journal is then rewritten compactly)
 ///
 /// A run appends its journal (and fsyncs) before each batch of kernel changes; a crash at any
 /// moment leaves a file from which everything topo made can be found. A damaged last line is a

@@ -17,7 +17,7 @@ import TopoLanguage
 /// 7. namespaces being removed are detached (unmounted but held open).
 /// Every step so far can be undone; a failure anywhere undoes them all in reverse. Then the
 /// commit: doomed links are deleted (one request per namespace), detached namespaces
-/// released, daemons stopped, and the record rewritten compactly.
+/// released, daemons stopped, and the record committed (a `commit` line, or the file rewritten compactly).
 struct Transaction {
     let backend: KernelBackend
     let store: StateStore
