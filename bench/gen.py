@@ -185,6 +185,9 @@ def chain(n, replace_every=None, rate=None):
         m.routes.append([name(i), link(n - 1), bare(host_of(link(i), 2))])
     for i in range(3, n + 1):   # back to the first
         m.routes.append([name(i), link(1), bare(host_of(link(i - 1), 1))])
+    if k and keep > 1:          # the edited version: the renamed routers route back to the
+        for i in range(keep + 2, n + 1):   # last link kept, so the verification ping's
+            m.routes.append([name(i), link(keep), bare(host_of(link(i - 1), 1))])  # reply gets home
     hops = min(n - 1, 200)
     if hops < n - 1:            # r1 reaches link `hops` through every router on the way
         for i in range(1, hops):
