@@ -75,6 +75,22 @@ extension Executor {
             throw ExecutionError(.state("\(error)"), "cannot use state file: \(error)")
         }
         defer { lock.unlock() }
+        // Each namespace's marker is read once (the checks below ask up to three times).
+        var owners: [String: String?] = [:]
+        func markerOwner(_ n: String) -> String? {
+            if let o = owners[n] { return o }
+            let o = store.markerOwner(n)
+            owners[n] = .some(o)
+            return o
+        }
+        // And the namespaces are listed once (nothing is deleted before the last look).
+        var listed: [String]? = nil
+        func listNamespaces() throws -> [String] {
+            if let l = listed { return l }
+            let l = try backend.listNamespaces()
+            listed = l
+            return l
+        }
         switch mode {
         case .normal:
             do { rec = try store.load(stateKey) } catch let e as StateFileError {
@@ -88,8 +104,8 @@ extension Executor {
                 rec = StateFormat.parseLenient(String(decoding: data, as: UTF8.self))
             }
             // Namespaces whose marker names this topology, even if no line survived.
-            if let names = try? backend.listNamespaces() {
-                for n in names where store.markerOwner(n) == stateKey {
+            if let names = try? listNamespaces() {
+                for n in names where markerOwner(n) == stateKey {
                     if rec == nil { rec = OwnershipRecord() }
                     rec!.namespaces.insert(n)
                 }
@@ -101,8 +117,8 @@ extension Executor {
             return DestroyReport(hadState: true)
         }
         // Namespaces whose marker names this topology are its own, whatever the record says.
-        if mode == .normal, let names = try? backend.listNamespaces() {
-            for n in names where store.markerOwner(n) == stateKey && rec?.namespaces.contains(n) != true {
+        if mode == .normal, let names = try? listNamespaces() {
+            for n in names where markerOwner(n) == stateKey && rec?.namespaces.contains(n) != true {
                 if rec == nil { rec = OwnershipRecord() }
                 rec!.namespaces.insert(n)
             }
@@ -110,7 +126,7 @@ extension Executor {
         guard let record = rec else { return DestroyReport(hadState: false) }
 
         let existing: Set<String>
-        do { existing = Set(try backend.listNamespaces()) } catch {
+        do { existing = Set(try listNamespaces()) } catch {
             throw ExecutionError(.kernel(kernelErrorOf(error)), "cannot list network namespaces: \(error)")
         }
         func present(_ ns: String) -> Bool { ns == hostNamespace || existing.contains(ns) }
@@ -119,7 +135,7 @@ extension Executor {
         var dying: [String] = []
         var report = DestroyReport(hadState: true)
         for n in record.namespaces.sorted() where existing.contains(n) {
-            if store.markerOwner(n) == stateKey || (record.legacy && store.markerOwner(n) == nil) { dying.append(n) } else {
+            if markerOwner(n) == stateKey || (record.legacy && markerOwner(n) == nil) { dying.append(n) } else {
                 report.skipped.append(n)
             }
         }
@@ -219,7 +235,7 @@ extension Executor {
             }
         }
         // Half-made namespace files this topology left.
-        for n in (try? backend.halfMadeNamespaces()) ?? [] where store.markerOwner(n) == stateKey || record.namespaces.contains(n) {
+        for n in (try? backend.halfMadeNamespaces()) ?? [] where markerOwner(n) == stateKey || record.namespaces.contains(n) {
             if (try? backend.removeHalfMadeNamespace(n)) != nil { store.unclaim(n, key: stateKey) }
         }
         // Markers of namespaces that are gone.

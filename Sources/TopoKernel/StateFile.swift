@@ -267,7 +267,7 @@ public enum Fact: Hashable, Sendable {
 
     /// Parses `line`; nil when it is not a fact.
     public init?(line: String) {
-        let f = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        let f = line.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false).map { String(Substring($0)) }
         guard let tag = f.first else { return nil }
         func u(_ i: Int) -> String? { i < f.count ? unesc(f[i]) : nil }
         func link(_ i: Int) -> LinkID? {
@@ -345,18 +345,27 @@ enum StateFormat {
     static let legacyHeader = "topo-state 1"
 
     static func seal(_ payload: String) -> String {
-        payload + " ~" + hex8(crc32(Array(payload.utf8)))
+        payload + " ~" + hex8(crc32(payload.utf8))
     }
 
     /// The payload of a sealed line, or nil when the checksum does not match.
     static func unseal(_ line: Substring) -> Substring? {
         let u = line.utf8
         guard u.count >= 10 else { return nil }
-        let cut = line.index(line.endIndex, offsetBy: -10)
-        let tail = line[cut...]
-        guard tail.hasPrefix(" ~") else { return nil }
+        let cut = u.index(u.endIndex, offsetBy: -10)
+        let tail = u[cut...]
+        guard tail.starts(with: [UInt8(ascii: " "), UInt8(ascii: "~")]) else { return nil }
+        // The eight lowercase hex digits seal writes, read without making strings.
+        var want: UInt32 = 0
+        for b in tail.dropFirst(2) {
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): want = want << 4 | UInt32(b - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): want = want << 4 | UInt32(b - UInt8(ascii: "a") + 10)
+            default: return nil
+            }
+        }
         let payload = line[..<cut]
-        guard hex8(crc32(Array(payload.utf8))) == tail.dropFirst(2) else { return nil }
+        guard crc32(payload.utf8) == want else { return nil }
         return payload
     }
 
@@ -372,9 +381,11 @@ enum StateFormat {
     }
 
     /// CRC-32 (IEEE 802.3, as zlib computes it).
-    static func crc32(_ bytes: [UInt8]) -> UInt32 {
+    static func crc32<S: Sequence<UInt8>>(_ bytes: S) -> UInt32 {
         var c: UInt32 = 0xFFFF_FFFF
-        for b in bytes { c = table[Int((c ^ UInt32(b)) & 0xff)] ^ (c >> 8) }
+        table.withUnsafeBufferPointer { t in
+            for b in bytes { c = t[Int((c ^ UInt32(b)) & 0xff)] ^ (c >> 8) }
+        }
         return c ^ 0xFFFF_FFFF
     }
 
@@ -401,7 +412,8 @@ enum StateFormat {
     }
 
     static func parse(_ text: String) throws -> Loaded {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // Split on bytes (a state file is written by topo: no grapheme needs joining).
+        var lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { Substring($0) }
         let endsWithNewline = lines.last == ""
         if endsWithNewline { lines.removeLast() }
         guard let first = lines.first else { throw ParseError.corrupt(line: 1, reason: "the file is empty") }
@@ -462,7 +474,7 @@ enum StateFormat {
         var r = OwnershipRecord()
         r.legacy = true
         for line in lines where !line.isEmpty {
-            let f = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+            let f = line.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false).map { String(Substring($0)) }
             switch (f[0], f.count) {
             case ("script", 2):
                 guard let s = unesc(f[1]) else { return nil }
@@ -502,6 +514,7 @@ func esc(_ s: String) -> String {
 
 func unesc(_ s: String) -> String? {
     if s == "%" { return "" }
+    if !s.utf8.contains(UInt8(ascii: "%")) { return s }   // most fields: nothing escaped
     var bytes: [UInt8] = []
     let u = Array(s.utf8)
     var i = 0
