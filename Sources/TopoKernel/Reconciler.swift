@@ -594,7 +594,8 @@ private struct Reconciler {
             removeAddresses.append(Change(.remove, PlanStep(.removeAddress(a.link, a.prefix), at: .none)))
         }
         var removeRoutes: [Change] = []
-        for o in record.routes.sorted(by: { Fact.route($0).line < Fact.route($1).line }) {
+        // Sorted by their record lines, each line made once (not twice per comparison).
+        for (_, o) in record.routes.map({ (Fact.route($0).line, $0) }).sorted(by: { $0.0 < $1.0 }) {
             let ns = o.namespace
             if (wantedRoutes[ns] ?? []).contains(where: { routeMatches(o.route, $0) || sameRouteKey(o.route, $0) }) { continue }
             guard !gone(ns), let liveRoute = (observed.state[ns]?.routes ?? []).first(where: { routeMatches($0, o.route) }) else {
