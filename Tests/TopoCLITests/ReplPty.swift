@@ -305,8 +305,7 @@ func runWithPipe(_ arguments: [String], input: String, environment: [String: Str
         posix_spawn_file_actions_addopen(&fa, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     }
     close(fds[0])
-    let bytes = Array(input.utf8)
-    _ = bytes.withUnsafeBytes { write(fds[1], $0.baseAddress, $0.count) }
+    writeWithoutSIGPIPE(fds[1], Array(input.utf8))   // a REPL that quits early drops the rest
     close(fds[1])
     let code = waitForExit(pid, timeout: 15)
     return (code, readWholeFile(outPath) ?? "", readWholeFile(errPath) ?? "")

@@ -50,12 +50,20 @@ func runProcess(_ argv: [String], stdin: String? = nil, cwd: URL = packageRoot,
     p.standardError = errPipe
     p.standardInput = inPipe
     try p.run()
-    if let stdin { inPipe.fileHandleForWriting.write(stdin.data(using: .utf8)!) }
-    try? inPipe.fileHandleForWriting.close()
-    // Read both pipes concurrently so a chatty child cannot block.
+    // Read both pipes concurrently so a chatty child cannot block, and write its input beside
+    // them: a child that stops reading early (an input over a limit, an error at line 1) gets
+    // what it takes, and the rest is dropped (EPIPE), never a SIGPIPE for the test process.
     final class Box: @unchecked Sendable { var data = Data() }
     let outBox = Box(), errBox = Box()
     let group = DispatchGroup()
+    let input = inPipe.fileHandleForWriting
+    let bytes = stdin.map { Array($0.utf8) }
+    group.enter()
+    DispatchQueue.global().async {
+        if let bytes { writeWithoutSIGPIPE(input.fileDescriptor, bytes) }
+        try? input.close()
+        group.leave()
+    }
     group.enter()
     DispatchQueue.global().async { outBox.data = outPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
     group.enter()
@@ -71,6 +79,29 @@ func runProcess(_ argv: [String], stdin: String? = nil, cwd: URL = packageRoot,
     return ProcessResult(status: p.terminationStatus,
                          stdout: String(decoding: outBox.data, as: UTF8.self),
                          stderr: String(decoding: errBox.data, as: UTF8.self))
+}
+
+/// Writes all of `data` to `fd` unless the reader goes away; SIGPIPE is blocked in this thread
+/// for the write, and one the write raised is taken before it is unblocked again.
+func writeWithoutSIGPIPE(_ fd: Int32, _ data: [UInt8]) {
+    var pipeSet = sigset_t(), old = sigset_t()
+    sigemptyset(&pipeSet)
+    sigaddset(&pipeSet, SIGPIPE)
+    pthread_sigmask(SIG_BLOCK, &pipeSet, &old)
+    data.withUnsafeBytes { (buf: UnsafeRawBufferPointer) in
+        var off = 0
+        while off < buf.count {
+            let n = write(fd, buf.baseAddress! + off, buf.count - off)
+            if n < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            off += n
+        }
+    }
+    var now = timespec(tv_sec: 0, tv_nsec: 0)
+    while sigtimedwait(&pipeSet, nil, &now) == SIGPIPE {}
+    pthread_sigmask(SIG_SETMASK, &old, nil)
 }
 
 /// Runs `topo ARGS…` from the package root.
