@@ -267,7 +267,7 @@ public enum Fact: Hashable, Sendable {
 
     /// Parses `line`; nil when it is not a fact.
     public init?(line: String) {
-        let f = line.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false).map { String(Substring($0)) }
+        let f = fields(line[...])
         guard let tag = f.first else { return nil }
         func u(_ i: Int) -> String? { i < f.count ? unesc(f[i]) : nil }
         func link(_ i: Int) -> LinkID? {
@@ -474,7 +474,7 @@ enum StateFormat {
         var r = OwnershipRecord()
         r.legacy = true
         for line in lines where !line.isEmpty {
-            let f = line.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false).map { String(Substring($0)) }
+            let f = fields(line)
             switch (f[0], f.count) {
             case ("script", 2):
                 guard let s = unesc(f[1]) else { return nil }
@@ -510,6 +510,11 @@ func esc(_ s: String) -> String {
         }
     }
     return out
+}
+
+/// The space-separated fields of a record line, split as bytes (empty fields kept).
+func fields(_ line: Substring) -> [String] {
+    line.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false).map { String(Substring($0)) }
 }
 
 func unesc(_ s: String) -> String? {
